@@ -1,0 +1,54 @@
+# eqaug — `make help` lists the targets. Every target that needs Python depends on `install`,
+# so on a fresh machine `make sweep` or `make test` alone sets everything up first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+export WANDB_MODE ?= offline
+export HYDRA_FULL_ERROR ?= 1
+
+.PHONY: help install test lint format data sweep figures bench clean
+
+help: ## Show this help
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade -c constraints.txt "pip>=23" "setuptools>=69" wheel
+	$(PY) -m pip install -c constraints.txt torch torchvision
+	$(PY) -m pip install -c constraints.txt -e '.[dev,slurm]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install eqaug (+ s2cnn) with the dev and slurm extras
+
+test: install ## Run the test suite (CPU, no network)
+	WANDB_MODE=disabled $(PY) -m pytest -q
+
+lint: install ## ruff check + format check
+	$(PY) -m ruff check src third_party tests scripts
+	$(PY) -m ruff format --check src third_party tests scripts
+
+format: install ## Apply ruff fixes and formatting
+	$(PY) -m ruff check --fix src third_party tests scripts
+	$(PY) -m ruff format src third_party tests scripts
+
+data: install ## Fetch/install what datasets this machine can get, and report what is available
+	$(PY) -m eqaug.data.sources --fetch
+
+sweep: install ## The main job: the reduced segmentation study on the embedded MNIST digits, then the figures
+	$(PY) -m eqaug.train -m experiment=seg_mnist1_small
+	$(PY) -m eqaug.analysis
+
+figures: install ## Regenerate results/summary.csv, figures and tables from the run records (no training)
+	$(PY) -m eqaug.analysis
+
+bench: install ## Benchmarks: data, s2cnn layers, model latency/profiles (JSON/CSV in results/bench, tables in results/tables)
+	$(PY) scripts/bench_data.py
+	$(PY) scripts/bench_s2cnn.py
+	$(PY) scripts/bench_models.py
+
+clean: ## Remove caches (keeps .venv and results)
+	rm -rf .pytest_cache .ruff_cache outputs multirun

@@ -1,0 +1,55 @@
+"""Structured (dataclass) schemas of the Hydra configs, registered in Hydra's ConfigStore.
+
+Each config group's YAML files start from the schema registered here (``defaults: [schema]``),
+so a misspelt key or a value of the wrong type fails at composition, naming the key; value
+ranges are checked when the config is converted to the dataclasses.
+
+Resolvers
+---------
+``${if_equivariant:<family>,A,B}`` is ``A`` for the equivariant model families (``s2cnn_*``,
+``gscnn_*``) and ``B`` otherwise. The paper's protocol is written with it: equivariant models train
+on unrotated data for up to 200 epochs, the others on rotated data for up to 100.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
+
+from eqaug.data.spec import DataSpec
+from eqaug.models.specs import SPEC_CLASSES
+
+#: The Hydra config directory of the source tree.
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+
+EQUIVARIANT_FAMILY_PREFIXES = ("s2cnn", "gscnn")
+
+_registered = False
+
+
+def is_equivariant_family(family: str) -> bool:
+    """Whether a model family is rotation equivariant (S2CNN, generalized spherical CNN)."""
+    return str(family).startswith(EQUIVARIANT_FAMILY_PREFIXES)
+
+
+def _if_equivariant(family: str, if_true, if_false):
+    return if_true if is_equivariant_family(family) else if_false
+
+
+def register_configs() -> None:
+    """Register the schemas (idempotent). Called by every Hydra entry point before composing."""
+    global _registered
+    if _registered:
+        return
+    cs = ConfigStore.instance()
+    cs.store(group="data", name="schema", node=DataSpec)
+    for family, spec_cls in SPEC_CLASSES.items():  # model YAMLs: defaults: [<family>_schema, _self_]
+        cs.store(group="model", name=f"{family}_schema", node=spec_cls)
+    from eqaug.training.schema import register_training_schemas
+
+    register_training_schemas(cs)
+    if not OmegaConf.has_resolver("if_equivariant"):
+        OmegaConf.register_new_resolver("if_equivariant", _if_equivariant)
+    _registered = True

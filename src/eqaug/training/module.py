@@ -1,0 +1,116 @@
+"""The LightningModule shared by segmentation and classification: loss, optimiser, metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+
+from eqaug.training.metrics import MONITOR, build_metrics
+
+#: Names of the evaluation splits; the test dataloaders come in this order.
+TEST_SPLITS = ("test_rot", "test_unrot")
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite."""
+
+
+class SphericalTaskModule(L.LightningModule):
+    """Wraps a model with Adam, (per-pixel) cross-entropy and epoch-level metrics.
+
+    Parameters
+    ----------
+    model : maps ``[B, 1, 2b, 2b]`` images to logits ``[B, C, 2b, 2b]`` (``seg``) or ``[B, C]`` (``cls``).
+    task : ``"seg"`` or ``"cls"``.
+    num_classes : ``C`` (11 for segmentation: background + 10 classes).
+    bandwidth : input bandwidth ``b`` (for the area weights of the metrics).
+    lr, weight_decay : Adam settings.
+    nan_loss_at_step : fault injection for tests (the loss is replaced by NaN at that global step).
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        task: str,
+        num_classes: int,
+        bandwidth: int,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        nan_loss_at_step: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.task = task
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.nan_loss_at_step = nan_loss_at_step
+        self.monitor = MONITOR[task]
+        self.metrics = torch.nn.ModuleDict(
+            {split: build_metrics(task, num_classes, bandwidth) for split in ("val", *TEST_SPLITS)}
+        )
+        #: Computed metrics of the last finished evaluation per split.
+        self.results: dict[str, dict[str, Any]] = {}
+        #: Identity of the run (run key, model spec), stored in every checkpoint under ``"eqaug"``.
+        self.eqaug_meta: dict[str, Any] = {}
+        self._loss_sum = 0.0
+        self._loss_batches = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        loss = F.cross_entropy(self(x), y)
+        if self.nan_loss_at_step is not None and self.global_step >= self.nan_loss_at_step:
+            loss = loss * float("nan")
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                f"training loss is {loss.item()} at epoch {self.current_epoch}, step {self.global_step}"
+            )
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=x.shape[0])
+        self._loss_sum = self._loss_sum + loss.detach()  # no host sync per step
+        self._loss_batches += 1
+        return loss
+
+    def on_train_epoch_start(self) -> None:
+        self._loss_sum, self._loss_batches = 0.0, 0
+
+    def epoch_train_loss(self) -> float | None:
+        """Mean training loss over the batches of the current epoch so far."""
+        return float(self._loss_sum) / self._loss_batches if self._loss_batches else None
+
+    def _eval_step(self, split: str, batch) -> None:
+        x, y = batch
+        logits = self(x)
+        self.log(f"{split}/loss", F.cross_entropy(logits, y), on_step=False, on_epoch=True, batch_size=x.shape[0])
+        self.metrics[split].update(logits, y)
+
+    def _eval_epoch_end(self, split: str) -> None:
+        values = self.metrics[split].compute()
+        self.metrics[split].reset()
+        self.results[split] = values
+        for name, value in values.items():
+            if isinstance(value, float):
+                self.log(f"{split}/{name}", value, prog_bar=(split == "val" and name == self.monitor), sync_dist=False)
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._eval_step("val", batch)
+
+    def on_validation_epoch_end(self) -> None:
+        self._eval_epoch_end("val")
+
+    def test_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._eval_step(TEST_SPLITS[dataloader_idx], batch)
+
+    def on_test_epoch_end(self) -> None:
+        for split in TEST_SPLITS:
+            self._eval_epoch_end(split)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["eqaug"] = dict(self.eqaug_meta)
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)

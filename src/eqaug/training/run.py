@@ -1,0 +1,292 @@
+"""One training run from a composed config: skip if recorded, resume if interrupted, record the outcome."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import statistics
+import time
+import traceback
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from omegaconf import DictConfig, OmegaConf
+
+from eqaug.training import records
+from eqaug.training.callbacks import EpochHistory, KillAfterEpoch
+from eqaug.training.datamodule import SphericalDataModule
+from eqaug.training.module import TEST_SPLITS, NonFiniteLossError, SphericalTaskModule
+from eqaug.training.schema import TrainConfig
+
+log = logging.getLogger("eqaug.train")
+
+#: Failure kinds that repeat deterministically for the same config: kept (not retried) on re-run.
+DETERMINISTIC_FAILURES = ("nan", "oom")
+
+
+class CheckpointMismatchError(RuntimeError):
+    """A checkpoint found in a run's directory was written by a different run or model."""
+
+
+def to_run_config(cfg: DictConfig) -> tuple[TrainConfig, dict[str, Any]]:
+    """Validate a composed config; returns the typed config and the resolved plain dict."""
+    resolved = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    resolved.pop("hydra", None)
+    typed = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TrainConfig), resolved))
+    from eqaug.models import spec_from_config
+
+    model_spec = spec_from_config(resolved["model"])
+    if model_spec.bandwidth != typed.data.bandwidth:
+        raise ValueError(
+            f"model.bandwidth={model_spec.bandwidth} but data.bandwidth={typed.data.bandwidth}: "
+            "the model's input bandwidth must equal the data's (leave data.bandwidth unset to follow the model)"
+        )
+    if model_spec.n_classes != typed.data.n_classes:
+        raise ValueError(
+            f"model.n_classes={model_spec.n_classes} but the data (task={typed.data.task!r}) has "
+            f"{typed.data.n_classes} classes"
+        )
+    resolved["data"] = asdict(typed.data)
+    return typed, resolved
+
+
+def _failure_kind(err: BaseException) -> str:
+    if isinstance(err, NonFiniteLossError):
+        return "nan"
+    if isinstance(err, torch.cuda.OutOfMemoryError) or "out of memory" in str(err).lower():
+        return "oom"
+    return "error"
+
+
+def _check_checkpoint(path: Path, key: str) -> None:
+    """Refuse to resume from a checkpoint that another run or model wrote."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unreadable file is reported the same way
+        raise CheckpointMismatchError(
+            f"cannot read checkpoint {path} ({type(err).__name__}: {err}); delete it to restart the run from scratch"
+        ) from err
+    owner = ckpt.get("eqaug", {}).get("run_key")
+    if owner != key:
+        raise CheckpointMismatchError(
+            f"checkpoint {path} belongs to run {owner!r}, not to {key!r} (another model or config); "
+            "delete it or choose another results_dir"
+        )
+
+
+def _existing_record(path: Path, retry_failed: bool) -> dict[str, Any] | None:
+    """The record that makes re-running unnecessary, if any."""
+    if not path.exists():
+        return None
+    record = records.read_record(path)
+    if record["status"] == "finished":
+        return record
+    if (
+        record["status"] == "failed"
+        and record.get("failure", {}).get("kind") in DETERMINISTIC_FAILURES
+        and not retry_failed
+    ):
+        return record
+    return None
+
+
+def run_training(cfg: DictConfig) -> dict[str, Any]:
+    """Train and evaluate one run; returns its record (also written to ``results_dir/runs/<study>/``)."""
+    typed, resolved = to_run_config(cfg)
+    key = records.run_key(resolved)
+    rec_path = records.record_path(typed.results_dir, typed.study, key)
+    existing = _existing_record(rec_path, typed.retry_failed)
+    if existing is not None:
+        log.info("skip %s: record exists (%s) at %s", key, existing["status"], rec_path)
+        return existing
+
+    started = time.time()
+    ckpt_dir = records.checkpoint_dir(typed.results_dir, typed.study, key)
+    try:
+        record = _train(typed, resolved, key, ckpt_dir)
+    except KeyboardInterrupt:
+        raise
+    except CheckpointMismatchError:
+        raise
+    except Exception as err:  # noqa: BLE001 - every failure becomes a failure record; the sweep goes on
+        kind = _failure_kind(err)
+        log.error("run %s failed (%s): %s", key, kind, err)
+        record = {
+            "format": records.RECORD_FORMAT,
+            "status": "failed",
+            "run_key": key,
+            "study": typed.study,
+            "config": resolved,
+            "failure": {"kind": kind, "message": str(err), "traceback": traceback.format_exc()},
+            "wall_seconds": time.time() - started,
+            "environment": records.environment_info(),
+        }
+    if not typed.trainer.fast_dev_run:
+        records.write_json_atomic(rec_path, record)
+        log.info("record %s (%s) → %s", key, record["status"], rec_path)
+    return record
+
+
+def _loggers(typed: TrainConfig, key: str) -> list:
+    loggers = []
+    if typed.logger.csv:
+        loggers.append(CSVLogger(save_dir=str(records.log_dir(typed.results_dir, typed.study)), name=key))
+    if typed.logger.wandb:
+        from lightning.pytorch.loggers import WandbLogger
+
+        loggers.append(
+            WandbLogger(
+                project=typed.logger.wandb_project,
+                entity=typed.logger.wandb_entity,
+                name=key,
+                group=typed.study,
+                save_dir=str(records.log_dir(typed.results_dir, typed.study)),
+                offline=os.environ.get("WANDB_MODE", "offline") != "online",
+            )
+        )
+    return loggers
+
+
+def _plugins(typed: TrainConfig) -> list:
+    if "SLURM_JOB_ID" not in os.environ:
+        return []
+    from lightning.pytorch.plugins.environments import SLURMEnvironment
+
+    # one owner of requeueing: submitit's launcher (USR2) by default; Lightning's handler (USR1) only if chosen
+    return [SLURMEnvironment(auto_requeue=typed.trainer.requeue == "lightning")]
+
+
+def _quiet_lightning_handlers() -> None:
+    """Lightning adds its own console handlers; under Hydra the root logger already prints (and files) them."""
+    if logging.getLogger().handlers:
+        for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+            logging.getLogger(name).handlers.clear()
+
+
+def _train(typed: TrainConfig, resolved: dict[str, Any], key: str, ckpt_dir: Path) -> dict[str, Any]:
+    from eqaug.models import build_model
+
+    _quiet_lightning_handlers()
+    if typed.trainer.threads is not None:
+        torch.set_num_threads(typed.trainer.threads)
+    L.seed_everything(typed.seed, workers=True)
+    t0 = time.perf_counter()
+    model = build_model(resolved["model"])
+    n_params = sum(p.numel() for p in model.parameters())
+    task = typed.data.task
+    module = SphericalTaskModule(
+        model,
+        task=task,
+        num_classes=typed.data.n_classes,
+        bandwidth=typed.data.bandwidth,
+        lr=typed.optim.lr,
+        weight_decay=typed.optim.weight_decay,
+        nan_loss_at_step=typed.debug.nan_loss_at_step,
+    )
+    module.eqaug_meta = {"run_key": key, "model": resolved["model"]}
+    datamodule = SphericalDataModule(
+        typed.data, batch_size=typed.optim.batch_size, num_workers=typed.trainer.num_workers, seed=typed.seed
+    )
+    monitor = f"val/{module.monitor}"
+    history = EpochHistory(module.monitor, n_train=typed.data.n_train)
+    callbacks: list = [history, EarlyStopping(monitor=monitor, mode="max", patience=typed.trainer.patience)]
+    checkpoint = None
+    if typed.save_checkpoints:
+        checkpoint = ModelCheckpoint(
+            dirpath=str(ckpt_dir), filename="best", monitor=monitor, mode="max", save_top_k=1, save_last=True
+        )
+        callbacks.append(checkpoint)
+    if typed.debug.kill_after_epoch is not None:
+        callbacks.append(KillAfterEpoch(typed.debug.kill_after_epoch))
+    tc = typed.trainer
+    trainer = L.Trainer(
+        max_epochs=tc.max_epochs,
+        min_epochs=tc.min_epochs,
+        accelerator=tc.accelerator,
+        devices=tc.devices,
+        strategy=tc.strategy,
+        num_nodes=tc.num_nodes,
+        precision=tc.precision,
+        deterministic=tc.deterministic,
+        fast_dev_run=tc.fast_dev_run,
+        limit_train_batches=tc.limit_train_batches,
+        limit_val_batches=tc.limit_val_batches,
+        log_every_n_steps=tc.log_every_n_steps,
+        gradient_clip_val=tc.gradient_clip_val,
+        enable_progress_bar=tc.enable_progress_bar,
+        enable_model_summary=False,
+        callbacks=callbacks,
+        logger=_loggers(typed, key) or False,
+        plugins=_plugins(typed),
+        num_sanity_val_steps=0,
+    )
+    last = ckpt_dir / "last.ckpt"
+    resume = last if (typed.save_checkpoints and last.exists() and not tc.fast_dev_run) else None
+    resumed_from_epoch = None
+    if resume is not None:
+        _check_checkpoint(resume, key)
+        resumed_from_epoch = int(torch.load(resume, map_location="cpu", weights_only=True)["epoch"])
+        log.info("resume %s from %s (epoch %d)", key, resume, resumed_from_epoch)
+    setup_seconds = time.perf_counter() - t0
+    trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume) if resume else None, weights_only=True)
+    fit_seconds = time.perf_counter() - t0 - setup_seconds
+    # snapshot: testing from a checkpoint restores the callbacks' states (the history as of that epoch)
+    rows = list(history.history)
+    time_to_threshold = history.time_to_threshold(typed.target)
+
+    best_path = checkpoint.best_model_path if checkpoint is not None else ""
+    best_score = checkpoint.best_model_score if checkpoint is not None else None
+    if best_path:
+        _check_checkpoint(Path(best_path), key)
+    val_best = _best_val(rows, module.monitor)
+    t_test = time.perf_counter()
+    trainer.test(module, datamodule=datamodule, ckpt_path=best_path or None, weights_only=True, verbose=False)
+    test_seconds = time.perf_counter() - t_test
+
+    throughput = [row["samples_per_second"] for row in rows if row.get("samples_per_second")]
+    return {
+        "format": records.RECORD_FORMAT,
+        "status": "finished",
+        "run_key": key,
+        "study": typed.study,
+        "config": resolved,
+        "task": task,
+        "n_params": n_params,
+        "metrics": {
+            "monitor": module.monitor,
+            "val": val_best,
+            **{split: module.results.get(split) for split in TEST_SPLITS},
+        },
+        "best_epoch": None if val_best is None else val_best.get("epoch"),
+        "best_val_score": None if best_score is None else float(best_score),
+        "epochs_run": len(rows),
+        "stopped_early": bool(trainer.early_stopping_callback and trainer.early_stopping_callback.stopped_epoch > 0),
+        "resumed_from_epoch": resumed_from_epoch,
+        "timing": {
+            "setup_seconds": setup_seconds,
+            "fit_seconds_this_attempt": fit_seconds,
+            "test_seconds": test_seconds,
+            "train_seconds_total": rows[-1]["train_seconds_cum"] if rows else None,
+            "wall_seconds_total": rows[-1]["wall_seconds_cum"] if rows else None,
+            "epoch_seconds_median": statistics.median(r["train_seconds"] for r in rows) if rows else None,
+            "samples_per_second_median": statistics.median(throughput) if throughput else None,
+            "time_to_threshold": time_to_threshold,
+        },
+        "history": rows,
+        "checkpoint": {"best": best_path or None, "last": str(last) if last.exists() else None},
+        "environment": records.environment_info(),
+    }
+
+
+def _best_val(history: list[dict[str, Any]], monitor: str) -> dict[str, Any] | None:
+    """The history row of the epoch with the best validation score (the checkpoint that is tested)."""
+    rows = [r for r in history if r.get(f"val_{monitor}") is not None and not math.isnan(r[f"val_{monitor}"])]
+    if not rows:
+        return None
+    return max(rows, key=lambda r: r[f"val_{monitor}"])

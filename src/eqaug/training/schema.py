@@ -1,0 +1,141 @@
+"""Schemas of the training app's config (``conf/train.yaml`` and the ``trainer``/``logger`` groups).
+
+Types are checked by OmegaConf at composition; ranges by ``__post_init__`` when
+:func:`eqaug.training.config.to_run_config` converts the composed config to these dataclasses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from omegaconf import MISSING
+
+from eqaug.data.spec import DataSpec
+
+ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "auto")
+PRECISIONS = ("32-true", "32", "16-mixed", "bf16-mixed", "64-true", "64")
+REQUEUE_OWNERS = ("submitit", "lightning", "none")
+
+
+def _bad(key: str, value: Any, allowed: str) -> ValueError:
+    return ValueError(f"{key}={value!r} is not allowed; {allowed}")
+
+
+@dataclass
+class OptimConfig:
+    """Adam with a constant learning rate, as in the paper."""
+
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        if not self.lr > 0:
+            raise _bad("optim.lr", self.lr, "it must be > 0")
+        if self.weight_decay < 0:
+            raise _bad("optim.weight_decay", self.weight_decay, "it must be >= 0")
+        if self.batch_size < 1:
+            raise _bad("optim.batch_size", self.batch_size, "it must be an integer >= 1")
+
+
+@dataclass
+class TrainerConfig:
+    """Lightning ``Trainer`` settings plus early stopping.
+
+    ``max_epochs``: the paper used 100 for CNNs and 200 for S2CNNs. ``patience``: epochs without
+    improvement of the monitored validation metric before stopping. ``threads``: ``torch.set_num_threads``
+    (``None`` leaves torch's default). ``requeue``: who requeues a preempted SLURM job —
+    ``submitit`` (the launcher; Lightning's own SIGUSR1 handler is disabled) or ``lightning``.
+    """
+
+    max_epochs: int = 100
+    min_epochs: int = 1
+    patience: int = 10
+    accelerator: str = "cpu"
+    devices: Any = 1
+    strategy: str = "auto"
+    num_nodes: int = 1
+    precision: str = "32-true"
+    deterministic: bool = True
+    fast_dev_run: bool = False
+    limit_train_batches: Optional[float] = None
+    limit_val_batches: Optional[float] = None
+    log_every_n_steps: int = 20
+    gradient_clip_val: Optional[float] = None
+    num_workers: int = 0
+    threads: Optional[int] = None
+    enable_progress_bar: bool = True
+    requeue: str = "submitit"
+
+    def __post_init__(self) -> None:
+        for key in ("max_epochs", "min_epochs", "num_nodes", "log_every_n_steps"):
+            if getattr(self, key) < 1:
+                raise _bad(f"trainer.{key}", getattr(self, key), "it must be an integer >= 1")
+        if self.patience < 0:
+            raise _bad("trainer.patience", self.patience, "it must be an integer >= 0")
+        if self.num_workers < 0:
+            raise _bad("trainer.num_workers", self.num_workers, "it must be an integer >= 0")
+        if self.threads is not None and self.threads < 1:
+            raise _bad("trainer.threads", self.threads, "it must be null or an integer >= 1")
+        if self.accelerator not in ACCELERATORS:
+            raise _bad("trainer.accelerator", self.accelerator, f"choose one of {ACCELERATORS}")
+        if str(self.precision) not in PRECISIONS:
+            raise _bad("trainer.precision", self.precision, f"choose one of {PRECISIONS}")
+        if self.requeue not in REQUEUE_OWNERS:
+            raise _bad("trainer.requeue", self.requeue, f"choose one of {REQUEUE_OWNERS}")
+
+
+@dataclass
+class LoggerConfig:
+    """Lightning's ``CSVLogger`` always; W&B when ``wandb=true`` (offline unless ``WANDB_MODE=online``)."""
+
+    csv: bool = True
+    wandb: bool = False
+    wandb_project: str = "eqaug"
+    wandb_entity: Optional[str] = None
+
+
+@dataclass
+class DebugConfig:
+    """Fault injection for the crash-safety tests; never set in experiment configs."""
+
+    kill_after_epoch: Optional[int] = None
+    nan_loss_at_step: Optional[int] = None
+
+
+@dataclass
+class TrainConfig:
+    """The whole training run. ``seed`` seeds everything (``seed=0`` seeds too).
+
+    ``study`` names the directory of the run records, ``results_dir/runs/<study>/<run_key>.json``.
+    ``target`` is the validation score whose first crossing is reported as time-to-threshold
+    (Table 3); the whole per-epoch history is recorded as well, so any other target can be read later.
+    ``retry_failed``: re-run runs whose record says they failed (default: keep the failure record).
+    """
+
+    data: DataSpec = field(default_factory=DataSpec)
+    model: Any = MISSING
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    debug: DebugConfig = field(default_factory=DebugConfig)
+    seed: int = 0
+    study: str = "default"
+    results_dir: str = "results"
+    target: Optional[float] = None
+    retry_failed: bool = False
+    save_checkpoints: bool = True
+
+    def __post_init__(self) -> None:
+        if self.seed < 0:
+            raise _bad("seed", self.seed, "it must be an integer >= 0")
+        if not self.study or "/" in self.study or self.study.startswith("."):
+            raise _bad("study", self.study, "it must be a plain directory name")
+
+
+def register_training_schemas(cs) -> None:
+    """Register the training schemas in Hydra's ConfigStore ``cs``."""
+    cs.store(name="train_schema", node=TrainConfig)
+    cs.store(group="trainer", name="schema", node=TrainerConfig)
+    cs.store(group="logger", name="schema", node=LoggerConfig)
