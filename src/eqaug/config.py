@@ -9,6 +9,8 @@ Resolvers
 ``${if_equivariant:<family>,A,B}`` is ``A`` for the equivariant model families (``s2cnn_*``,
 ``gscnn_*``) and ``B`` otherwise. The paper's protocol is written with it: equivariant models train
 on unrotated data for up to 200 epochs, the others on rotated data for up to 100.
+``${task_of:<family>}`` is the task of a model family (``"seg"`` or ``"cls"``), so a sweep over
+models of both tasks keeps ``data.task`` consistent with the model.
 """
 
 from __future__ import annotations
@@ -38,6 +40,14 @@ def _if_equivariant(family: str, if_true, if_false):
     return if_true if is_equivariant_family(family) else if_false
 
 
+def task_of_family(family: str) -> str:
+    """The task a model family solves: ``"seg"`` or ``"cls"`` (from the family's suffix)."""
+    task = str(family).rsplit("_", 1)[-1]
+    if task not in ("seg", "cls"):
+        raise ValueError(f"model.family={family!r} does not end in '_seg' or '_cls'")
+    return task
+
+
 def register_configs() -> None:
     """Register the schemas (idempotent). Called by every Hydra entry point before composing."""
     global _registered
@@ -52,4 +62,6 @@ def register_configs() -> None:
     register_training_schemas(cs)
     if not OmegaConf.has_resolver("if_equivariant"):
         OmegaConf.register_new_resolver("if_equivariant", _if_equivariant)
+    if not OmegaConf.has_resolver("task_of"):
+        OmegaConf.register_new_resolver("task_of", task_of_family)
     _registered = True

@@ -1,0 +1,61 @@
+"""Reduced-bandwidth twins of a spec (the ``_small`` configs: same channels, smaller input).
+
+* CNN: the same features, kernels and strides at the new bandwidth; a kernel larger than the
+  image entering its layer is replaced by the largest odd kernel that fits (so the parameter
+  count can drop; the named ``_small`` configs record whether this happened).
+* S2CNN: bandlimits scaled by ``b_new/b_old`` and rounded half up, then made strictly decreasing
+  (down path) / strictly increasing (up path) and ``≥ 2``; ``beta_ref`` is kept, so
+  ``max_beta = beta_ref·π·b_new/b_in(layer)`` is recomputed. Explicit ``max_betas`` are dropped.
+  Channels (and so the parameter count) are unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from eqaug.arch.common import round_half_up
+from eqaug.models.specs import CNNClsSpec, CNNSegSpec, ModelSpec, S2CNNClsSpec, S2CNNSegSpec, cnn_sizes
+
+__all__ = ["small_twin", "scale_bandlimits"]
+
+
+def scale_bandlimits(bandlimits: list[int], b_old: int, b_new: int) -> list[int]:
+    """Scale a valley-shaped bandlimit list to a new input bandwidth (see the module docstring)."""
+    scaled = [max(2, round_half_up(b * b_new / b_old)) for b in bandlimits]
+    k = bandlimits.index(min(bandlimits))
+    out: list[int] = []
+    prev = b_new
+    for b in scaled[: k + 1]:  # down path: strictly below the previous
+        b = min(b, prev - 1)
+        out.append(b)
+        prev = b
+    for b in scaled[k + 1 :]:  # up path: strictly above the previous, at most b_new
+        b = min(max(b, prev + 1), b_new)
+        out.append(b)
+        prev = b
+    if min(out) < 2 or any(out[i] == out[i + 1] for i in range(len(out) - 1)):
+        raise ValueError(
+            f"bandlimits {bandlimits} cannot be scaled to bandwidth {b_new} keeping them strictly monotone and >= 2 (got {out})"
+        )
+    return out
+
+
+def _fit_kernels(spec: CNNSegSpec | CNNClsSpec, bandwidth: int) -> list[int]:
+    kernels = list(spec.kernel_sizes)
+    for i in range(len(kernels)):
+        h, w = cnn_sizes(bandwidth, kernels, spec.strides, spec.circular_padding)[i]
+        limit = h if spec.circular_padding else min(h, w)
+        if kernels[i] > limit:
+            kernels[i] = limit if limit % 2 else limit - 1
+    return kernels
+
+
+def small_twin(spec: ModelSpec, bandwidth: int = 16, name: str | None = None) -> ModelSpec:
+    """The twin of ``spec`` at input bandwidth ``bandwidth`` (default name ``<name>_small``)."""
+    name = f"{spec.name}_small" if name is None else name
+    if isinstance(spec, (CNNSegSpec, CNNClsSpec)):
+        return dataclasses.replace(spec, name=name, bandwidth=bandwidth, kernel_sizes=_fit_kernels(spec, bandwidth))
+    if isinstance(spec, (S2CNNSegSpec, S2CNNClsSpec)):
+        bl = scale_bandlimits(list(spec.bandlimits), spec.bandwidth, bandwidth)
+        return dataclasses.replace(spec, name=name, bandwidth=bandwidth, bandlimits=bl, max_betas=None)
+    raise TypeError(f"no small twin for {type(spec).__name__}")

@@ -1,0 +1,45 @@
+"""Model families of the study: planar CNN and equivariant S2CNN segmenters and classifiers.
+
+``build_model(name_or_spec)`` is the single entry point; ``python -m eqaug.models <name>``
+prints a model and its parameter count. The S2CNN modules are imported lazily (they need the
+``s2cnn`` core).
+"""
+
+from __future__ import annotations
+
+from eqaug.models.registry import as_spec, build_model, count_params, load_spec, model_names, spec_from_config
+from eqaug.models.specs import FAMILIES, CNNClsSpec, CNNSegSpec, ModelSpec, S2CNNClsSpec, S2CNNSegSpec
+
+__all__ = [
+    "build_model",
+    "as_spec",
+    "load_spec",
+    "spec_from_config",
+    "model_names",
+    "count_params",
+    "FAMILIES",
+    "ModelSpec",
+    "CNNSegSpec",
+    "CNNClsSpec",
+    "S2CNNSegSpec",
+    "S2CNNClsSpec",
+    "CNNSegmenter",
+    "CNNClassifier",
+    "S2CNNSegmenter",
+    "S2CNNClassifier",
+]
+
+_LAZY = {
+    "CNNSegmenter": "eqaug.models.cnn",
+    "CNNClassifier": "eqaug.models.cnn",
+    "S2CNNSegmenter": "eqaug.models.s2cnn",
+    "S2CNNClassifier": "eqaug.models.s2cnn",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'eqaug.models' has no attribute {name!r}")

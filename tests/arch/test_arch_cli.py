@@ -1,0 +1,68 @@
+"""``python -m eqaug.arch sample ... +out=DIR`` and the ``select`` design."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from eqaug.arch import read_score, select, training_command
+from eqaug.models import as_spec
+
+
+def test_sample_cli_writes_loadable_specs(tmp_path):
+    out = tmp_path / "draws"
+    cmd = [sys.executable, "-m", "eqaug.arch", "sample", "family=cnn", "task=seg", "budget_min=2000", "budget_max=20000",
+           "n=3", "seed=0", "bandwidth=8", f"+out={out}"]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    files = sorted(out.glob("*.yaml"))
+    assert len(files) == 3 and len(r.stdout.strip().splitlines()) == 3
+    assert "python -m eqaug.arch sample family=cnn" in files[0].read_text()
+    for f in files:
+        assert 2000 <= as_spec(f).n_params() <= 20000
+
+
+def test_sample_cli_rejects_unknown_keys(tmp_path):
+    r = subprocess.run(
+        [sys.executable, "-m", "eqaug.arch", "sample", "family=cnn", "budgt_max=3", f"+out={tmp_path}"],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode != 0 and "unknown key 'budgt_max'" in r.stderr
+
+
+def test_select_picks_the_best_and_survives_failures(tmp_path):
+    for name, score in [("a", 0.3), ("b", 0.7), ("c", float("nan")), ("d", -1.0)]:
+        (tmp_path / f"{name}.yaml").write_text(str(score))
+
+    def train_one(p: Path) -> float:
+        if p.stem == "d":
+            raise RuntimeError("boom")
+        return float(p.read_text())
+
+    res = select(tmp_path, train_one)
+    assert res.best.stem == "b"
+    assert math.isnan(res.scores[tmp_path / "c.yaml"]) and math.isnan(res.scores[tmp_path / "d.yaml"])
+    assert (
+        select(tmp_path, lambda p: float(p.read_text()) if p.stem != "d" else 0.5, higher_is_better=False).best.stem
+        == "a"
+    )
+    with pytest.raises(FileNotFoundError):
+        select(tmp_path / "empty", train_one)
+
+
+def test_training_command_and_score(tmp_path):
+    cmd = training_command(tmp_path / "specs" / "cnn_seg_b8_s0_00.yaml", tmp_path / "work", ["trainer.max_epochs=1"])
+    assert cmd[1:3] == ["-m", "eqaug.train"]
+    assert (
+        "model=cnn_seg_b8_s0_00" in cmd and f"hydra.searchpath=[file://{(tmp_path / 'work' / 'conf').resolve()}]" in cmd
+    )
+    assert cmd[-1] == "trainer.max_epochs=1"
+    rec = tmp_path / "work" / "cnn_seg_b8_s0_00" / "runs" / "arch_select" / "k.json"
+    rec.parent.mkdir(parents=True)
+    rec.write_text(json.dumps({"best_val_score": 0.42}))
+    assert read_score(tmp_path / "work" / "cnn_seg_b8_s0_00") == 0.42
