@@ -42,13 +42,15 @@ sweep: install ## The main job: the reduced segmentation study on the embedded M
 	$(PY) -m eqaug.train -m experiment=seg_mnist1_small
 	$(PY) -m eqaug.analysis
 
-figures: install ## Regenerate results/summary.csv, figures and tables from the run records (no training)
-	$(PY) -m eqaug.analysis
+figures: install ## Regenerate results/summary.csv, figures, predictions and tables from the run records (no training)
+	$(PY) -m eqaug.analysis --results-dir results --out-dir results
 
 bench: install ## Benchmarks: data, s2cnn layers, model latency/profiles (JSON/CSV in results/bench, tables in results/tables)
 	$(PY) scripts/bench_data.py
 	$(PY) scripts/bench_s2cnn.py
 	$(PY) scripts/bench_models.py
+	$(PY) -m eqaug.analysis latency --threads 1
+	$(PY) -m eqaug.analysis profile --threads 1
 
 clean: ## Remove caches (keeps .venv and results)
 	rm -rf .pytest_cache .ruff_cache outputs multirun

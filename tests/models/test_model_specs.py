@@ -58,7 +58,7 @@ def test_analytic_param_counts(name):
     spec = as_spec(name)
     assert spec.name == name
     assert spec.n_params() == PARAMS[name]
-    assert spec.bandwidth == (16 if name.endswith("_small") else 50)
+    assert spec.bandwidth == {"small": 16, "tiny": 8}.get(name.rsplit("_", 1)[-1], 50)
 
 
 @pytest.mark.parametrize("name", CNN_NAMES)
@@ -83,7 +83,7 @@ def test_published_architectures():
 
 def test_small_twins_follow_the_rule():
     for name in PARAMS:
-        if not name.endswith("_small"):
+        if not name.endswith(("_small", "_tiny")):
             assert small_twin(as_spec(name)) == as_spec(name + "_small"), name
     assert as_spec("s2cnn_seg_204k_small").bandlimits == [13, 11, 9, 6, 9, 11, 13]
 

@@ -1,0 +1,257 @@
+"""Command line of the analysis layer.
+
+::
+
+    python -m eqaug.analysis [figures] [--results-dir results] [--out-dir results] ...   # make figures
+    python -m eqaug.analysis predictions --study seg_mnist4 [--refresh]
+    python -m eqaug.analysis latency [--models ...] [--batch-sizes 1 8] [--min-run-time 1] ...  # make bench
+    python -m eqaug.analysis profile [--models ...] [--steps 3] ...                            # make bench
+    python -m eqaug.analysis tables                 # re-render tables from results/bench/*.json and the records
+
+``figures`` (the default) reads every run record under ``<results-dir>/runs``, writes
+``<out-dir>/summary.csv``, the figures (``<out-dir>/figures``: PNG, PDF and a JSON sidecar each),
+the sample-prediction figures (exporting ``<out-dir>/predictions/<study>/<run_key>.npz`` from a
+best checkpoint when it exists) and the tables (``<out-dir>/tables``). It trains nothing and
+measures nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+SUBCOMMANDS = ("figures", "predictions", "latency", "profile", "tables")
+
+
+def _parse_targets(values: list[str] | None) -> dict[str, list[float]] | None:
+    """``["0.9", "cls_mnist=0.975"]`` → ``{"*": [0.9], "cls_mnist": [0.975]}``."""
+    if not values:
+        return None
+    out: dict[str, list[float]] = {}
+    for value in values:
+        study, _, number = value.rpartition("=")
+        out.setdefault(study or "*", []).append(float(number))
+    return out
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--results-dir", default="results", help="where the run records (runs/) and checkpoints are")
+    p.add_argument("--out-dir", default="results", help="where summary.csv, figures/, tables/, predictions/ go")
+
+
+def _add_prediction_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--n-samples", type=int, default=8, help="test samples per predictions figure (default 8)")
+    p.add_argument("--refresh-predictions", action="store_true", help="re-export .npz even if present")
+    p.add_argument("--data-root", default=None, help="override the records' data.root when regenerating samples")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m eqaug.analysis", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command")
+
+    fig = sub.add_parser("figures", help="summary.csv, figures and tables from the run records (default)")
+    _add_common(fig)
+    _add_prediction_opts(fig)
+    fig.add_argument("--only", nargs="+", default=None, help="figure stems or ids (fig2, fig10right_seg_saturation)")
+    fig.add_argument("--no-predictions", action="store_true", help="skip the sample-prediction figures")
+    fig.add_argument("--no-params", action="store_true", help="skip the parameter-count table (builds every model)")
+    fig.add_argument(
+        "--target",
+        action="append",
+        default=None,
+        metavar="[STUDY=]VALUE",
+        help="time-to-threshold target (repeatable; STUDY=VALUE for one study, replacing the plain VALUEs there; "
+        "default: each experiment's own target)",
+    )
+
+    pred = sub.add_parser("predictions", help="export predictions .npz and draw the sample-prediction figures")
+    _add_common(pred)
+    _add_prediction_opts(pred)
+    pred.add_argument("--study", nargs="+", default=None, help="studies (default: every segmentation study)")
+
+    lat = sub.add_parser("latency", help="inference latency/throughput vs batch size (Tables 1–2)")
+    lat.add_argument("--models", nargs="+", default=None, help="model names (default: every named model but *_tiny)")
+    lat.add_argument(
+        "--batch-sizes",
+        type=int,
+        nargs="+",
+        default=None,
+        help="batch sizes (default: 1 8 32 for _small, 1 8 for full)",
+    )
+    lat.add_argument("--devices", nargs="+", default=None, help="cpu and/or cuda (default: cpu, plus cuda if present)")
+    lat.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    lat.add_argument("--min-run-time", type=float, default=1.0, help="seconds per blocked_autorange (default 1)")
+    lat.add_argument("--warmup", type=int, default=2, help="warm-up calls (default 2; fewer for calls over 5 s)")
+    lat.add_argument("--min-repeats", type=int, default=3, help="at least this many timings (default 3)")
+    lat.add_argument("--out", default="results/bench/latency.json")
+    lat.add_argument("--tables-dir", default="results/tables")
+
+    prof = sub.add_parser("profile", help="per-layer and per-operator profiles (Tables 6–7)")
+    prof.add_argument("--models", nargs="+", default=None, help="default: s2cnn_seg_204k s2cnn_seg_204k_small")
+    prof.add_argument("--batch-size", type=int, default=1)
+    prof.add_argument("--steps", type=int, default=3, help="profiled forwards (default 3)")
+    prof.add_argument("--warmup", type=int, default=2, help="unprofiled forwards first (default 2)")
+    prof.add_argument("--threads", type=int, default=1)
+    prof.add_argument("--device", default="cpu")
+    prof.add_argument("--top-ops", type=int, default=12, help="operators listed before (other) (default 12)")
+    prof.add_argument("--out", default="results/bench/profile.json")
+    prof.add_argument("--tables-dir", default="results/tables")
+
+    tab = sub.add_parser("tables", help="re-render every table from results/bench/*.json and the run records")
+    _add_common(tab)
+    tab.add_argument("--bench-dir", default=None, help="default: <out-dir>/bench")
+    tab.add_argument("--no-params", action="store_true")
+    tab.add_argument("--target", action="append", default=None, metavar="[STUDY=]VALUE", help="as for figures")
+    return parser
+
+
+def _write_json(path: str | Path, payload: dict) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=1) + "\n")
+    return path
+
+
+def _render_tables(out_dir: Path, bench_dir: Path, records: list[dict], targets, params: bool) -> None:
+    from eqaug.analysis import tables
+
+    tables_dir = out_dir / "tables"
+    written = tables.write_threshold_tables(records, tables_dir, targets)
+    for name, writer in (("latency.json", tables.write_latency_tables), ("profile.json", tables.write_profile_tables)):
+        src = bench_dir / name
+        if src.exists():
+            written += writer(json.loads(src.read_text()), tables_dir)
+        else:
+            print(f"skip tables from {src}: not there (run `make bench`)")
+    if params:
+        written += tables.write_params_table(tables_dir)
+    print("wrote " + ", ".join(sorted({p.name for p in written})) + f" in {tables_dir}")
+
+
+def _predictions(args, frame, records_by_key: dict, studies: list[str] | None) -> None:
+    from eqaug.analysis.predictions import make_prediction_figure
+
+    out_dir = Path(args.out_dir)
+    seg = frame[(frame["task"] == "seg") & (frame["status"] == "finished")]
+    for study in studies or sorted(seg["study"].dropna().unique()):
+        result = make_prediction_figure(
+            study,
+            frame,
+            records_by_key,
+            args.results_dir,
+            out_dir / "predictions",
+            out_dir / "figures",
+            n_samples=args.n_samples,
+            refresh=args.refresh_predictions,
+            data_root=args.data_root,
+        )
+        if result.skipped:
+            print(f"skip {result.stem}: {result.skipped}")
+        else:
+            print(
+                f"wrote {out_dir / 'figures'}/{result.stem}.{{png,pdf,json}}"
+                + (f"  ({result.note})" if result.note else "")
+            )
+
+
+def cmd_figures(args) -> int:
+    from eqaug.analysis.figures import make_all_figures
+    from eqaug.analysis.summary import load_records, summary_frame, write_summary
+
+    t0 = time.perf_counter()
+    out_dir = Path(args.out_dir)
+    pairs = load_records(args.results_dir)
+    frame = summary_frame(pairs, relative_to=Path.cwd())
+    summary = write_summary(frame, out_dir / "summary.csv")
+    n_fin = int((frame["status"] == "finished").sum())
+    print(
+        f"wrote {summary}: {len(frame)} runs ({n_fin} finished, {len(frame) - n_fin} failed) in {frame['study'].nunique()} studies"
+    )
+    records = [r for _, r in pairs]
+    make_all_figures(records, out_dir / "figures", only=args.only)
+    if not args.no_predictions and not args.only:
+        _predictions(args, frame, {r["run_key"]: r for r in records}, None)
+    _render_tables(out_dir, out_dir / "bench", records, _parse_targets(args.target), params=not args.no_params)
+    print(f"done in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def cmd_predictions(args) -> int:
+    from eqaug.analysis.summary import load_records, summary_frame
+
+    pairs = load_records(args.results_dir)
+    frame = summary_frame(pairs)
+    _predictions(args, frame, {r["run_key"]: r for _, r in pairs}, args.study)
+    return 0
+
+
+def cmd_latency(args) -> int:
+    from eqaug.analysis.latency import run_latency
+    from eqaug.analysis.tables import write_latency_tables
+
+    payload = run_latency(
+        args.models,
+        args.batch_sizes,
+        args.devices,
+        args.threads,
+        args.min_run_time,
+        args.warmup,
+        args.min_repeats,
+        command="python -m eqaug.analysis " + " ".join(sys.argv[1:]),
+    )
+    out = _write_json(args.out, payload)
+    files = write_latency_tables(payload, args.tables_dir)
+    print(f"wrote {out}, {', '.join(str(f) for f in files)} ({payload['meta']['total_seconds']:.0f} s)")
+    return 0
+
+
+def cmd_profile(args) -> int:
+    from eqaug.analysis.profiling import run_profiles
+    from eqaug.analysis.tables import write_profile_tables
+
+    payload = run_profiles(
+        args.models,
+        args.batch_size,
+        args.steps,
+        args.warmup,
+        args.threads,
+        args.device,
+        args.top_ops,
+        command="python -m eqaug.analysis " + " ".join(sys.argv[1:]),
+    )
+    out = _write_json(args.out, payload)
+    files = write_profile_tables(payload, args.tables_dir)
+    print(f"wrote {out}, {', '.join(str(f) for f in files)} ({payload['meta']['total_seconds']:.0f} s)")
+    return 0
+
+
+def cmd_tables(args) -> int:
+    from eqaug.analysis.summary import load_records
+
+    out_dir = Path(args.out_dir)
+    records = [r for _, r in load_records(args.results_dir)]
+    bench = Path(args.bench_dir) if args.bench_dir else out_dir / "bench"
+    _render_tables(out_dir, bench, records, _parse_targets(args.target), params=not args.no_params)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in (*SUBCOMMANDS, "-h", "--help"):
+        argv.insert(0, "figures")
+    args = build_parser().parse_args(argv)
+    return {
+        "figures": cmd_figures,
+        "predictions": cmd_predictions,
+        "latency": cmd_latency,
+        "profile": cmd_profile,
+        "tables": cmd_tables,
+    }[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

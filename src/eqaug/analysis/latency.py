@@ -1,0 +1,218 @@
+"""Inference latency and throughput of the named models versus batch size (Tables 1–2).
+
+Every measurement is a forward pass in eval mode under ``torch.no_grad`` (S2CNN kernel spectra
+cached, as at inference) on a random input ``[batch, in_channels, 2b, 2b]``, timed with
+:class:`torch.utils.benchmark.Timer` at a fixed thread count: warm-up calls first, then
+``blocked_autorange(min_run_time)``, topped up with single calls until at least ``min_repeats``
+timings exist. Reported: median and interquartile range of the time per call, throughput
+(samples/s = batch / median). The device, threads, torch version and CPU go with the results.
+
+Full-size models are slow on CPU (S2CNN 204k ≈ 0.5 s per forward at batch 1), so the default batch
+sizes are 1, 8, 32 for the ``_small`` (and tiny) models and 1, 8 for the full-size ones.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils import benchmark
+
+from eqaug.models import as_spec, build_model, count_params, model_names
+
+__all__ = [
+    "SMALL_BATCH_SIZES",
+    "FULL_BATCH_SIZES",
+    "cpu_name",
+    "default_models",
+    "default_batch_sizes",
+    "default_devices",
+    "environment",
+    "measure_latency",
+    "run_latency",
+]
+
+SMALL_BATCH_SIZES = (1, 8, 32)
+FULL_BATCH_SIZES = (1, 8)
+
+
+def cpu_name() -> str:
+    """CPU model name from ``/proc/cpuinfo`` (or ``platform.processor()``)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def environment(threads: int) -> dict[str, Any]:
+    """Versions and hardware of a benchmark run."""
+    return {
+        "threads": threads,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "cpu": cpu_name(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "platform": platform.platform(),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def default_models() -> list[str]:
+    """Every named model of the study (``conf/model``), without the ``*_tiny`` test models."""
+    return [n for n in model_names() if not n.endswith("_tiny")]
+
+
+def default_batch_sizes(name: str) -> tuple[int, ...]:
+    """1, 8, 32 for reduced (``_small``, ``_tiny``) models; 1, 8 for full-size ones."""
+    return SMALL_BATCH_SIZES if name.endswith(("_small", "_tiny")) else FULL_BATCH_SIZES
+
+
+def default_devices() -> list[str]:
+    """``["cpu"]``, plus ``"cuda"`` where a GPU is present."""
+    return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
+
+
+def measure_latency(
+    name: str,
+    batch_size: int,
+    device: str = "cpu",
+    threads: int = 1,
+    min_run_time: float = 1.0,
+    warmup: int = 2,
+    min_repeats: int = 3,
+    max_warmup_seconds: float = 5.0,
+    model: torch.nn.Module | None = None,
+) -> dict[str, Any]:
+    """Latency of one named model's forward pass at one batch size.
+
+    Parameters
+    ----------
+    name : a model name (``conf/model/<name>.yaml``).
+    batch_size : samples per call.
+    device : ``"cpu"`` or ``"cuda"``.
+    threads : torch intra-op threads during the measurement.
+    min_run_time : seconds of ``Timer.blocked_autorange``.
+    warmup : warm-up calls (fewer if they take longer than ``max_warmup_seconds``; at least one).
+    min_repeats : at least this many timed calls.
+    model : an already built model of that name (built here otherwise).
+
+    Returns
+    -------
+    A JSON-able dict: model, family, scale, bandwidth, params, device, threads, batch_size,
+    median_s, iqr_s, q1_s, q3_s, times_s, n_times, latency_ms, latency_ms_per_sample, throughput_per_s,
+    warmup_calls, warmup_s.
+    """
+    spec = as_spec(name)
+    torch.manual_seed(0)
+    model = (model if model is not None else build_model(spec)).to(device).eval()
+    x = torch.randn(batch_size, spec.in_channels, 2 * spec.bandwidth, 2 * spec.bandwidth, device=device)
+
+    def forward() -> None:
+        with torch.no_grad():
+            model(x)
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        t0 = time.perf_counter()
+        calls = 0
+        while calls < max(warmup, 1):
+            forward()
+            calls += 1
+            if time.perf_counter() - t0 > max_warmup_seconds:
+                break
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        warmup_s = time.perf_counter() - t0
+        timer = benchmark.Timer(
+            stmt="forward()",
+            globals={"forward": forward},
+            num_threads=threads,
+            label="forward latency",
+            sub_label=name,
+            description=f"batch {batch_size}",
+        )
+        measurement = timer.blocked_autorange(min_run_time=min_run_time)
+        while len(measurement.times) < min_repeats:
+            measurement = benchmark.Measurement.merge([measurement, timer.timeit(1)])[0]
+    finally:
+        torch.set_num_threads(previous)
+    times = sorted(measurement.times)
+    q1, median, q3 = (float(torch.tensor(times, dtype=torch.float64).quantile(q)) for q in (0.25, 0.5, 0.75))
+    return {
+        "model": name,
+        "family": spec.family,
+        "scale": "small" if name.endswith(("_small", "_tiny")) else "full",
+        "bandwidth": spec.bandwidth,
+        "params": count_params(model),
+        "device": device,
+        "threads": threads,
+        "batch_size": batch_size,
+        "median_s": median,
+        "iqr_s": q3 - q1,
+        "q1_s": q1,
+        "q3_s": q3,
+        "times_s": times,
+        "n_times": len(times),
+        "latency_ms": median * 1e3,
+        "latency_ms_per_sample": median * 1e3 / batch_size,
+        "throughput_per_s": batch_size / median,
+        "warmup_calls": calls,
+        "warmup_s": warmup_s,
+    }
+
+
+def run_latency(
+    models: list[str] | None = None,
+    batch_sizes: list[int] | None = None,
+    devices: list[str] | None = None,
+    threads: int = 1,
+    min_run_time: float = 1.0,
+    warmup: int = 2,
+    min_repeats: int = 3,
+    command: str | None = None,
+    log=print,
+) -> dict[str, Any]:
+    """Measure every (model, device, batch size); returns ``{"meta": ..., "results": [...]}``.
+
+    Parameters
+    ----------
+    models : model names (default :func:`default_models`).
+    batch_sizes : the same for every model (default :func:`default_batch_sizes` per model).
+    devices : default :func:`default_devices`.
+    threads, min_run_time, warmup, min_repeats : see :func:`measure_latency`.
+    command : the command line, kept in ``meta``.
+    """
+    models = models or default_models()
+    devices = devices or default_devices()
+    t0 = time.perf_counter()
+    results = []
+    for device in devices:
+        for name in models:
+            model = build_model(name)
+            for batch in batch_sizes or default_batch_sizes(name):
+                entry = measure_latency(name, batch, device, threads, min_run_time, warmup, min_repeats, model=model)
+                results.append(entry)
+                log(
+                    f"{device:5s} {name:24s} batch {batch:3d}: {entry['latency_ms']:10.2f} ms "
+                    f"(IQR {entry['iqr_s'] * 1e3:.2f}, n={entry['n_times']}), {entry['throughput_per_s']:9.1f} samples/s"
+                )
+    meta = {
+        **environment(threads),
+        "devices": devices,
+        "min_run_time": min_run_time,
+        "warmup": warmup,
+        "min_repeats": min_repeats,
+        "timer": "torch.utils.benchmark.Timer.blocked_autorange (+ timeit(1) top-ups)",
+        "mode": "forward, eval, torch.no_grad",
+        "command": command,
+        "total_seconds": time.perf_counter() - t0,
+    }
+    return {"meta": meta, "results": results}

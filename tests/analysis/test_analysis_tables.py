@@ -1,0 +1,57 @@
+"""Time to threshold from the history (by hand), targets, Markdown."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from analysis_helpers import make_history, make_record
+
+from eqaug.analysis.tables import format_duration, threshold_frame, threshold_summary, time_to_threshold, to_markdown
+
+
+def test_time_to_threshold_by_hand():
+    history = make_history([0.5, 0.8, 0.95, 0.97])  # 10 s training + 2 s validation per epoch
+    hit = time_to_threshold(history, "miou_nb", 0.9)
+    assert hit == {"target": 0.9, "reached": True, "epoch": 2, "wall_seconds": 36.0, "train_seconds": 30.0}
+    assert time_to_threshold(history, "miou_nb", 0.8)["epoch"] == 1  # >= counts
+    assert time_to_threshold(history, "miou_nb", 0.5)["wall_seconds"] == 12.0
+    miss = time_to_threshold(history, "miou_nb", 0.99)
+    assert miss["reached"] is False and miss["epoch"] is None and miss["wall_seconds"] is None
+
+
+def test_threshold_tables_use_record_or_cli_targets():
+    recs = [
+        make_record(
+            "cls_mnist", "s2cnn_cls_150k", 60000, 0, task="cls", history_scores=[0.9, 0.976, 0.98], target=0.975
+        ),
+        make_record(
+            "cls_mnist", "s2cnn_cls_150k", 60000, 1, task="cls", history_scores=[0.95, 0.96, 0.99], target=0.975
+        ),
+        make_record("cls_mnist", "cnn_cls_2m5", 240000, 0, task="cls", history_scores=[0.9, 0.95], target=0.975),
+        make_record("seg_unrotated", "cnn_seg_218k", 60000, 0, history_scores=[0.4, 0.6]),  # no target: left out
+    ]
+    frame = threshold_frame(recs)
+    assert len(frame) == 3 and set(frame["study"]) == {"cls_mnist"}
+    s2 = frame[frame["model"] == "s2cnn_cls_150k"].set_index("seed")
+    assert s2.loc[0, "epoch"] == 1 and s2.loc[0, "wall_seconds"] == 24.0
+    assert s2.loc[1, "epoch"] == 2 and s2.loc[1, "wall_seconds"] == 36.0
+    assert not frame[frame["model"] == "cnn_cls_2m5"]["reached"].any()
+    summary = threshold_summary(frame).set_index("model")
+    assert summary.loc["s2cnn_cls_150k", "reached"] == 2
+    assert summary.loc["s2cnn_cls_150k", "seconds_median"] == pytest.approx(30.0)
+    assert summary.loc["cnn_cls_2m5", "reached"] == 0 and pd.isna(summary.loc["cnn_cls_2m5", "seconds_median"])
+
+    # targets from the command line: for every study ("*") or one study
+    cli = threshold_frame(recs, {"*": [0.5], "cls_mnist": [0.95, 0.99]})
+    assert sorted(cli[cli["study"] == "cls_mnist"]["target"].unique()) == [0.95, 0.99]
+    seg = cli[cli["study"] == "seg_unrotated"].iloc[0]
+    assert seg["target"] == 0.5 and seg["epoch"] == 1 and seg["wall_seconds"] == 24.0
+
+
+def test_markdown_table():
+    md = to_markdown(pd.DataFrame({"a": ["x|y", None], "b": [1.23456, float("nan")], "c": [123456, 7]}), {"b": 2})
+    assert md.splitlines() == ["| a | b | c |", "|---|---|---|", "| x\\|y | 1.23 | 123,456 |", "|  |  | 7 |"]
+
+
+def test_format_duration():
+    assert [format_duration(s) for s in (None, 4.25, 45.2, 192, 54000)] == ["", "4.2s", "45s", "3m 12s", "15h 00m"]
