@@ -67,7 +67,9 @@ def s2_grid(b: int, dtype: torch.dtype = torch.float64, device=None) -> tuple[to
     return beta.to(dtype=dtype, device=device), alpha.to(dtype=dtype, device=device)
 
 
-def so3_grid(b: int, dtype: torch.dtype = torch.float64, device=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def so3_grid(
+    b: int, dtype: torch.dtype = torch.float64, device=None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``β``, ``α``, ``γ`` axes of the SO(3) SOFT grid, each of length ``2b``."""
     beta, alpha = s2_grid(b, dtype=dtype, device=device)
     return beta, alpha, alpha.clone()
@@ -99,7 +101,9 @@ def _rot_y(t: torch.Tensor) -> torch.Tensor:
 
 def euler_to_matrix(alpha, beta, gamma) -> torch.Tensor:
     """Rotation matrices ``R_z(α) R_y(β) R_z(γ)`` (broadcasting over the angles), shape ``[..., 3, 3]``."""
-    alpha, beta, gamma = torch.broadcast_tensors(*(torch.as_tensor(a, dtype=torch.float64) for a in (alpha, beta, gamma)))
+    alpha, beta, gamma = torch.broadcast_tensors(
+        *(torch.as_tensor(a, dtype=torch.float64) for a in (alpha, beta, gamma))
+    )
     return _rot_z(alpha) @ _rot_y(beta) @ _rot_z(gamma)
 
 
@@ -140,7 +144,9 @@ def _positive(n: int, name: str) -> None:
         raise ValueError(f"{name} must be a positive integer, got {n!r}")
 
 
-def s2_near_identity_grid(max_beta: float = math.pi / 8, n_alpha: int = 8, n_beta: int = 3) -> tuple[tuple[float, float], ...]:
+def s2_near_identity_grid(
+    max_beta: float = math.pi / 8, n_alpha: int = 8, n_beta: int = 3
+) -> tuple[tuple[float, float], ...]:
     """Rings around the north pole: ``β = k·max_beta/n_beta`` (k = 1…n_beta), ``α = 2πi/n_alpha``.
 
     Returns ``n_beta · n_alpha`` points ``(β, α)``; the pole itself is not included.

@@ -1,0 +1,217 @@
+r"""Fourier transforms of kernels defined on a finite grid of points (S² or SO(3)).
+
+A kernel is a weighted sum of point masses at the grid points ``g_i`` (S² points are
+``g_i = R(α_i, β_i, 0)``), ``ψ = Σ_i W_i δ_{g_i}``; its coefficients are
+
+.. math::
+
+    \hat ψ^l_{np} = Σ_i W_i D^l_{np}(g_i) = Σ_i W_i e^{-inα_i} d^l_{np}(β_i) e^{-ipγ_i}
+
+(S² kernels: ``p = 0`` only).  With the layers' product ``\hat h^l = \hat f^l (\hat ψ^l)^†``
+this makes the layer output ``h(R) = Σ_i W_i f_{<L}(R g_i)`` (S² input: ``f_{<L}(R g_i e_z)``)
+where ``f_{<L}`` is the input truncated to degrees ``< L``.
+
+Computed in two steps that exploit the few distinct ``β`` values of typical grids: one
+GEMM per distinct ``β_k`` of the weights against the phases ``e^{-i(nα_i + pγ_i)}``,
+``P_k[n, p] = Σ_{i: β_i = β_k} W_i e^{-i(nα_i + pγ_i)}``, and then, per degree, the weighted
+sum ``ψ̂^l_{np} = Σ_k d^l_{np}(β_k) P_k[n, p]`` written directly into the layout the layers
+multiply with.  Cost ``O(f_in f_out (n_grid L² + n_β L³))`` instead of
+``O(f_in f_out n_grid L³)`` for the dense ``[n_grid, Σ(2l+1)²]`` matrix, and no temporary
+larger than the phase sums ``[n_β, (2L-1)², f_in f_out]``.  The per-degree weighting has a custom
+backward (:class:`_DegreeBlocks`) that accumulates into one gradient buffer.
+
+The transforms return the per-degree matrices the layers multiply with:
+
+* :class:`S2KernelTransform`: ``K_l [f_in, (2l+1)·f_out]``, ``K_l[c, (n, c')] = conj(ψ̂^l_{n}[c, c'])``,
+* :class:`SO3KernelTransform`: ``K_l [(2l+1)·f_in, (2l+1)·f_out]``,
+  ``K_l[(p, c), (n, c')] = conj(ψ̂^l_{np}[c, c'])``; with ``sum_n=True`` it returns
+  ``K_l[(p, c), c'] = conj(Σ_{n even} ψ̂^l_{np}[c, c'])`` (the SO(3)→S² layer; the restriction
+  to even ``n`` is the real part of the plain sum over ``n``, see
+  :class:`s2cnn.layers.SO3ToS2Convolution`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .wigner import wigner_d
+
+__all__ = ["S2KernelTransform", "SO3KernelTransform", "check_grid"]
+
+
+def check_grid(grid, npts: int, who: str) -> tuple[tuple[float, ...], ...]:
+    """Validate a kernel grid: a non-empty sequence of ``npts``-tuples of finite floats."""
+    what = "(beta, alpha)" if npts == 2 else "(beta, alpha, gamma)"
+    try:
+        pts = tuple(tuple(float(v) for v in p) for p in grid)
+    except TypeError as err:
+        raise ValueError(f"{who}: grid must be a sequence of {what} tuples, got {grid!r:.200}") from err
+    if len(pts) == 0:
+        raise ValueError(f"{who}: grid is empty; it needs at least one {what} point")
+    for p in pts:
+        if len(p) != npts:
+            raise ValueError(f"{who}: grid points must be {what} tuples of length {npts}, got {p!r}")
+        if not all(math.isfinite(v) for v in p):
+            raise ValueError(f"{who}: grid point {p!r} is not finite")
+    return pts
+
+
+class _GridKernelTransform(nn.Module):
+    """Common machinery: grouping by β, phase tables, per-degree d tables, per-device cache."""
+
+    def _setup(self, grid: tuple[tuple[float, ...], ...], L: int, with_gamma: bool) -> None:
+        self.L = L
+        self.n_grid = len(grid)
+        pts = torch.tensor(grid, dtype=torch.float64)
+        beta, alpha = pts[:, 0], pts[:, 1]
+        gamma = pts[:, 2] if with_gamma else torch.zeros_like(beta)
+        # group the points by distinct β
+        keys = [round(v, 12) for v in beta.tolist()]
+        uniq = sorted(set(keys))
+        order = sorted(range(len(keys)), key=lambda i: (uniq.index(keys[i]), i))
+        counts = [keys.count(u) for u in uniq]
+        self.bounds = [(sum(counts[:k]), sum(counts[: k + 1])) for k in range(len(uniq))]
+        beta_k = torch.tensor([beta[keys.index(u)].item() for u in uniq], dtype=torch.float64)
+        a, g = alpha[order], gamma[order]
+        idx = torch.arange(-(L - 1), L, dtype=torch.float64)
+        if with_gamma:  # phase (n, p) ↦ nα_i + pγ_i, rows ordered (n, p)
+            phase = (idx[:, None, None] * a + idx[None, :, None] * g).reshape(-1, len(order))
+        else:  # phase n ↦ nα_i
+            phase = idx[:, None] * a
+        self._master: dict[str, torch.Tensor] = {
+            "perm": torch.tensor(order),
+            # Re and Im of e^{+i·phase}: the conjugate spectrum is accumulated directly
+            "phases": torch.cat([torch.cos(phase), torch.sin(phase)], 0),  # [2Q, n_grid]
+        }
+        nb = len(uniq)
+        ds = [wigner_d(l, beta_k) for l in range(L)]  # [k, n, p]
+        if not with_gamma:  # S²: d^l_{n0}(β_k) as [k, n]
+            for l in range(L):
+                self._master[f"d{l}"] = ds[l][:, :, l]
+        else:
+            for l in range(L):  # [k, p, n]
+                self._master[f"d{l}"] = ds[l].transpose(1, 2).contiguous()
+            # for the SO(3)→S² layer: T[p, l, (k, n_even)] = d^l_{np}(β_k) (0 unless |n|, |p| ≤ l)
+            ne = torch.arange(-(L - 1), L)
+            ne = ne[ne % 2 == 0]
+            T = torch.zeros(2 * L - 1, L, nb, ne.numel(), dtype=torch.float64)
+            for l in range(L):
+                sel = ne.abs() <= l
+                T[L - 1 - l : L + l, l][:, :, sel] = ds[l][:, ne[sel] + l, :].permute(2, 0, 1)
+            self._master["d_even"] = T.reshape(2 * L - 1, L, -1)
+            self._master["n_even"] = ne + L - 1  # positions of even n in −(L−1) … L−1
+        self._cache: dict = {}
+
+    def tables(self, device: torch.device, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+        """The precomputed tables on ``device`` in ``dtype`` (built in float64, converted once and cached)."""
+        key = (device, dtype)
+        if key not in self._cache:
+            self._cache[key] = {
+                k: v.to(device=device, dtype=dtype if v.is_floating_point() else v.dtype)
+                for k, v in self._master.items()
+            }
+        return self._cache[key]
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_cache"] = {}
+        return state
+
+    def _phase_sums(self, weight: torch.Tensor, t: dict[str, torch.Tensor]) -> torch.Tensor:
+        """``conj(Σ_{i: β_i = β_k} W_i e^{-i·phase_i})`` for every β group: ``[n_beta, Q, f_in·f_out]`` complex."""
+        cc = weight.shape[0] * weight.shape[1]
+        w = weight.reshape(cc, self.n_grid).index_select(1, t["perm"]).T  # [n_grid, cc]
+        Q = t["phases"].shape[0] // 2
+        parts = []
+        for s, e in self.bounds:
+            q = t["phases"][:, s:e] @ w[s:e]  # [2Q, cc]
+            parts.append(torch.complex(q[:Q], q[Q:]))
+        return torch.stack(parts, 0)
+
+
+class S2KernelTransform(_GridKernelTransform):
+    """Kernel on S² grid points ``(β, α)`` → ``[K_0, …, K_{L-1}]`` with ``K_l [f_in, (2l+1) f_out]``."""
+
+    def __init__(self, grid, L: int):
+        super().__init__()
+        self._setup(check_grid(grid, 2, "S2KernelTransform"), L, with_gamma=False)
+
+    def forward(self, weight: torch.Tensor) -> list[torch.Tensor]:
+        f_in, f_out, _ = weight.shape
+        t = self.tables(weight.device, weight.dtype)
+        L = self.L
+        P = self._phase_sums(weight, t).view(-1, 2 * L - 1, f_in, f_out).permute(0, 2, 1, 3)  # [k, c, n, c']
+        Pr = torch.view_as_real(P.contiguous())  # [k, c, n, c', 2]
+        ds = [t[f"d{l}"][:, None, :, None, None] for l in range(L)]  # [k, 1, n, 1, 1]
+        blocks = _DegreeBlocks.apply(Pr, ds, (slice(None), "s", slice(None)))
+        return [torch.view_as_complex(bl).reshape(f_in, (2 * l + 1) * f_out) for l, bl in enumerate(blocks)]
+
+
+class SO3KernelTransform(_GridKernelTransform):
+    """Kernel on SO(3) grid points ``(β, α, γ)`` → per-degree matrices (see the module docstring)."""
+
+    def __init__(self, grid, L: int, sum_n: bool = False):
+        super().__init__()
+        self.sum_n = sum_n
+        self._setup(check_grid(grid, 3, "SO3KernelTransform"), L, with_gamma=True)
+
+    def forward(self, weight: torch.Tensor) -> list[torch.Tensor]:
+        f_in, f_out, _ = weight.shape
+        t = self.tables(weight.device, weight.dtype)
+        L, M = self.L, 2 * self.L - 1
+        P = self._phase_sums(weight, t).view(-1, M, M, f_in, f_out)  # [k, n, p, c, c']
+        out = []
+        if self.sum_n:  # K_l[(p, c), c'] = Σ_k Σ_{n even} d^l_{np}(β_k) P_k[n, p]: one batched GEMM over p
+            Pe = P.index_select(1, t["n_even"]).permute(2, 0, 1, 3, 4)  # [p, k, n_even, c, c']
+            Pe = torch.view_as_real(Pe.reshape(M, -1, f_in * f_out).contiguous()).flatten(-2)  # [p, (k n), 2cc']
+            Y = torch.bmm(t["d_even"], Pe)  # [p, l, 2cc']
+            for l in range(L):
+                yl = Y[L - 1 - l : L + l, l].reshape(-1, f_in, f_out, 2)
+                out.append(torch.view_as_complex(yl.contiguous()).reshape((2 * l + 1) * f_in, f_out))
+            return out
+        Pr = torch.view_as_real(P.permute(0, 2, 3, 1, 4).contiguous())  # [k, p, c, n, c', 2]
+        ds = [t[f"d{l}"][:, :, None, :, None, None] for l in range(L)]  # [k, p, 1, n, 1, 1]
+        blocks = _DegreeBlocks.apply(Pr, ds, ("s", slice(None), "s"))
+        return [
+            torch.view_as_complex(bl).reshape((2 * l + 1) * f_in, (2 * l + 1) * f_out) for l, bl in enumerate(blocks)
+        ]
+
+
+class _DegreeBlocks(torch.autograd.Function):
+    """``B_l = Σ_k d_l[k] ⊙ P[k][window_l]`` for every degree ``l`` (``window_l``: the ``|index| ≤ l`` range on
+    the axes marked ``"s"``).  The backward accumulates all degrees into one gradient buffer; autograd's own
+    slicing backward would allocate and zero a full-size gradient per degree (quadratic in ``L``)."""
+
+    @staticmethod
+    def forward(ctx, P, ds, axes):
+        L = len(ds)
+        ctx.ds, ctx.axes, ctx.shape = ds, axes, P.shape
+        out = []
+        for l, d in enumerate(ds):
+            idx = _window(axes, L, l)
+            Pl = P[(slice(None), *idx)]
+            acc = Pl[0] * d[0]
+            for k in range(1, d.shape[0]):
+                acc.addcmul_(Pl[k], d[k])
+            out.append(acc)
+        return tuple(out)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        ds, L = ctx.ds, len(ctx.ds)
+        g = grads[0].new_zeros(ctx.shape)
+        for l, (d, gl) in enumerate(zip(ds, grads)):
+            if gl is None:
+                continue
+            idx = _window(ctx.axes, L, l)
+            for k in range(d.shape[0]):
+                g[(k, *idx)].addcmul_(gl, d[k])
+        return g, None, None
+
+
+def _window(axes, L: int, l: int) -> tuple:
+    s = slice(L - 1 - l, L + l)
+    return tuple(s if a == "s" else a for a in axes)

@@ -1,0 +1,42 @@
+"""Opt-in, process-wide performance settings.
+
+The layers create a few large temporaries per call (FFT inputs/outputs of several MB to tens of MB at
+b ≈ 30–50).  glibc's malloc serves blocks above a *dynamic* mmap threshold with fresh ``mmap``s and
+trims freed heap memory, so depending on the allocation history of the process every call may pay
+page faults on tens of MB — runs of the same benchmark are then bimodal (e.g. 9 vs 30 ms for the
+S2Convolution benchmark case, 330 vs 470 ms for the 204k model forward).  :func:`tune_malloc` fixes
+the thresholds so freed blocks are reused.  It changes the whole process (memory freed by it stays
+mapped), so the library never calls it by itself.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+
+__all__ = ["tune_malloc"]
+
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+
+
+def tune_malloc(mmap_threshold: int = 32 << 20, trim_threshold: int = 1 << 30) -> bool:
+    """Fix glibc's mmap threshold (max 32 MiB) and trim threshold; return ``False`` if not glibc or refused.
+
+    Parameters
+    ----------
+    mmap_threshold : int
+        Blocks at least this large are ``mmap``-ed (and unmapped on free); smaller ones come from the
+        heap and are reused.  glibc accepts at most 32 MiB on 64-bit systems.
+    trim_threshold : int
+        Free memory at the top of the heap above this size is returned to the OS.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    ok = mallopt(_M_MMAP_THRESHOLD, int(mmap_threshold)) == 1
+    ok = (mallopt(_M_TRIM_THRESHOLD, int(trim_threshold)) == 1) and ok
+    return ok
