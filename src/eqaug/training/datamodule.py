@@ -52,6 +52,12 @@ class SphericalDataModule(L.LightningDataModule):
             pools=self._pools,
         )
 
+    def source_info(self) -> dict[str, object] | None:
+        """Where the planar items were read from (resolved ``source``, path, pool sizes), for the record."""
+        if self._pools is None:
+            return None
+        return {"source": self._pools.source, "path": str(self._pools.path), "sizes": list(self._pools.sizes)}
+
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.spec, "train", shuffle=True)
 

@@ -37,7 +37,6 @@ NON_IDENTITY_KEYS = {
     "trainer.log_every_n_steps",
     "trainer.requeue",
     "data.root",
-    "data.source",
     "data.cache_dir",
 }
 

@@ -258,6 +258,7 @@ def _train(typed: TrainConfig, resolved: dict[str, Any], key: str, ckpt_dir: Pat
         "config": resolved,
         "task": task,
         "n_params": n_params,
+        "data_source": datamodule.source_info(),
         "metrics": {
             "monitor": module.monitor,
             "val": val_best,
@@ -274,6 +275,8 @@ def _train(typed: TrainConfig, resolved: dict[str, Any], key: str, ckpt_dir: Pat
             "test_seconds": test_seconds,
             "train_seconds_total": rows[-1]["train_seconds_cum"] if rows else None,
             "wall_seconds_total": rows[-1]["wall_seconds_cum"] if rows else None,
+            "cpu_seconds_total": rows[-1]["cpu_seconds_cum"] if rows else None,
+            "threads": torch.get_num_threads(),
             "epoch_seconds_median": statistics.median(r["train_seconds"] for r in rows) if rows else None,
             "samples_per_second_median": statistics.median(throughput) if throughput else None,
             "time_to_threshold": time_to_threshold,
