@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pandas as pd
@@ -51,16 +52,17 @@ def test_twin_without_records_is_skipped(seg_results, tmp_path):
 def test_unknown_family_and_study_without_experiment(tmp_path):
     """Any family name works (colour by family); a study with no experiment config says so."""
     recs = [
-        make_record("seg_mnist1_small", "gscnn_seg_100k", n, seed, score_rot=0.7 + 0.01 * seed)
+        make_record("seg_custom", "gscnn_seg_100k", n, seed, score_rot=0.7 + 0.01 * seed)
         for n in (1000, 2000)
         for seed in (0, 1)
     ]
-    fig = make_figure(FIG2.twin(), {"seg_mnist1_small": recs}, tmp_path)
+    spec = dataclasses.replace(FIG2, studies=("seg_custom",), name="seg_custom")
+    fig = make_figure(spec, {"seg_custom": recs}, tmp_path)
     side = fig.sidecar
     assert fig.skipped is None and side["expected"]["n_expected"] is None
     assert "no conf/experiment config" in side["expected"]["source"]
     assert {p["regime"] for p in side["points"]} == {"unrotated"}  # gscnn_* is equivariant
-    assert _nonempty(tmp_path / "fig2_seg_mnist1_small.pdf")
+    assert _nonempty(tmp_path / "fig2_seg_custom.pdf")
 
 
 def test_cli_writes_summary_figures_and_tables(seg_results, tmp_path, capsys):

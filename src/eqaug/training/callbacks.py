@@ -1,4 +1,4 @@
-"""Callbacks: per-epoch timing and validation history (kept across resumes), and fault injection."""
+"""Callbacks: timing and validation history per validation check (kept across resumes), and fault injection."""
 
 from __future__ import annotations
 
@@ -11,60 +11,63 @@ import lightning as L
 
 
 class EpochHistory(L.Callback):
-    """Records, per epoch, the wall time of training and validation and the validation scores.
+    """Records one row per validation check: wall and CPU time of the training since the previous
+    check and of the validation, samples seen, training loss and the validation scores.
 
-    Next to wall-clock times it keeps the process CPU time (all threads), which is less sensitive to
-    other jobs on a shared machine.
-
-    The history lives in the checkpoint (``state_dict``), so a resumed run keeps the times of the
-    epochs it did before the interruption and time-to-threshold stays correct.
+    Validation runs once per epoch, or every ``trainer.val_check_steps`` optimiser steps. Next to
+    wall-clock times it keeps the process CPU time (all threads), which is less sensitive to other
+    jobs on a shared machine. The history lives in the checkpoint (``state_dict``), so a resumed run
+    keeps the rows of the checks it did before the interruption and time-to-threshold stays right.
     """
 
-    def __init__(self, monitor: str, n_train: int) -> None:
+    def __init__(self, monitor: str) -> None:
         self.monitor = monitor
-        self.n_train = n_train
         self.history: list[dict[str, Any]] = []
-        self._t_train: float | None = None
-        self._t_val = 0.0
-        self._train_seconds = 0.0
-        self._cpu_train = self._cpu_val = 0.0
-        self._train_cpu_seconds = 0.0
+        self._mark: tuple[float, float] | None = None  # (wall, cpu) when training (re)started
+        self._val_start = (0.0, 0.0)
+        self._train_time = (0.0, 0.0)
+
+    @staticmethod
+    def _now() -> tuple[float, float]:
+        return time.perf_counter(), time.process_time()
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
-        self._t_train = time.perf_counter()
-        self._cpu_train = time.process_time()
+        if self._mark is None:
+            self._mark = self._now()
 
     def on_validation_epoch_start(self, trainer, pl_module) -> None:
-        # Lightning validates inside the training epoch, after its last batch
-        self._t_val = time.perf_counter()
-        self._cpu_val = time.process_time()
-        if self._t_train is not None:
-            self._train_seconds = self._t_val - self._t_train
-            self._train_cpu_seconds = self._cpu_val - self._cpu_train
+        self._val_start = self._now()
+        if self._mark is not None:
+            self._train_time = (self._val_start[0] - self._mark[0], self._val_start[1] - self._mark[1])
 
     def on_validation_end(self, trainer, pl_module) -> None:
         # after the module's on_validation_epoch_end (metrics computed) and before ModelCheckpoint saves
-        # (Lightning runs checkpoint callbacks last), so checkpoints hold this epoch's row
-        if trainer.sanity_checking or self._t_train is None:
+        # (Lightning runs checkpoint callbacks last), so checkpoints hold this check's row
+        if trainer.sanity_checking or self._mark is None:
             return
-        val_seconds = time.perf_counter() - self._t_val
-        val_cpu_seconds = time.process_time() - self._cpu_val
+        now = self._now()
+        val_wall, val_cpu = now[0] - self._val_start[0], now[1] - self._val_start[1]
+        train_wall, train_cpu = self._train_time
         scores = {k: v for k, v in pl_module.results.get("val", {}).items() if isinstance(v, float)}
         prev = self.history[-1] if self.history else {}
+        samples = pl_module.samples_seen - prev.get("samples_seen", 0)
         self.history.append(
             {
                 "epoch": trainer.current_epoch,
-                "train_seconds": self._train_seconds,
-                "val_seconds": val_seconds,
-                "train_seconds_cum": prev.get("train_seconds_cum", 0.0) + self._train_seconds,
-                "wall_seconds_cum": prev.get("wall_seconds_cum", 0.0) + self._train_seconds + val_seconds,
-                "cpu_seconds_cum": prev.get("cpu_seconds_cum", 0.0) + self._train_cpu_seconds + val_cpu_seconds,
-                "train_loss": pl_module.epoch_train_loss(),
-                "samples_per_second": self.n_train / self._train_seconds if self._train_seconds > 0 else None,
+                "step": trainer.global_step,
+                "samples_seen": pl_module.samples_seen,
+                "train_seconds": train_wall,
+                "val_seconds": val_wall,
+                "train_seconds_cum": prev.get("train_seconds_cum", 0.0) + train_wall,
+                "wall_seconds_cum": prev.get("wall_seconds_cum", 0.0) + train_wall + val_wall,
+                "cpu_seconds_cum": prev.get("cpu_seconds_cum", 0.0) + train_cpu + val_cpu,
+                "train_loss": pl_module.period_train_loss(),
+                "samples_per_second": samples / train_wall if train_wall > 0 and samples > 0 else None,
                 **{f"val_{k}": v for k, v in scores.items()},
             }
         )
-        self._t_train = None
+        pl_module.reset_period_loss()
+        self._mark = self._now()
 
     def state_dict(self) -> dict[str, Any]:
         return {"history": self.history}
@@ -73,7 +76,7 @@ class EpochHistory(L.Callback):
         self.history = list(state_dict.get("history", []))
 
     def time_to_threshold(self, target: float | None) -> dict[str, Any] | None:
-        """First epoch whose validation score reaches ``target``, with the cumulative times then."""
+        """First check whose validation score reaches ``target``, with the cumulative times then."""
         if target is None:
             return None
         for row in self.history:
@@ -82,6 +85,8 @@ class EpochHistory(L.Callback):
                 return {
                     "target": target,
                     "epoch": row["epoch"],
+                    "step": row.get("step"),
+                    "samples_seen": row.get("samples_seen"),
                     "wall_seconds": row["wall_seconds_cum"],
                     "train_seconds": row["train_seconds_cum"],
                     "cpu_seconds": row.get("cpu_seconds_cum"),

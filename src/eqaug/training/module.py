@@ -57,6 +57,8 @@ class SphericalTaskModule(L.LightningModule):
         self.eqaug_meta: dict[str, Any] = {}
         self._loss_sum = 0.0
         self._loss_batches = 0
+        #: Training samples processed so far (kept in checkpoints, so it survives a resume).
+        self.samples_seen = 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -73,13 +75,14 @@ class SphericalTaskModule(L.LightningModule):
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=x.shape[0])
         self._loss_sum = self._loss_sum + loss.detach()  # no host sync per step
         self._loss_batches += 1
+        self.samples_seen += x.shape[0]
         return loss
 
-    def on_train_epoch_start(self) -> None:
+    def reset_period_loss(self) -> None:
         self._loss_sum, self._loss_batches = 0.0, 0
 
-    def epoch_train_loss(self) -> float | None:
-        """Mean training loss over the batches of the current epoch so far."""
+    def period_train_loss(self) -> float | None:
+        """Mean training loss over the batches since the last validation check."""
         return float(self._loss_sum) / self._loss_batches if self._loss_batches else None
 
     def _eval_step(self, split: str, batch) -> None:
@@ -110,7 +113,10 @@ class SphericalTaskModule(L.LightningModule):
             self._eval_epoch_end(split)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["eqaug"] = dict(self.eqaug_meta)
+        checkpoint["eqaug"] = {**self.eqaug_meta, "samples_seen": self.samples_seen}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.samples_seen = int(checkpoint.get("eqaug", {}).get("samples_seen", 0))
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)

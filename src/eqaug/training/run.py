@@ -194,7 +194,7 @@ def _train(typed: TrainConfig, resolved: dict[str, Any], key: str, ckpt_dir: Pat
         typed.data, batch_size=typed.optim.batch_size, num_workers=typed.trainer.num_workers, seed=typed.seed
     )
     monitor = f"val/{module.monitor}"
-    history = EpochHistory(module.monitor, n_train=typed.data.n_train)
+    history = EpochHistory(module.monitor)
     callbacks: list = [history, EarlyStopping(monitor=monitor, mode="max", patience=typed.trainer.patience)]
     checkpoint = None
     if typed.save_checkpoints:
@@ -208,6 +208,9 @@ def _train(typed: TrainConfig, resolved: dict[str, Any], key: str, ckpt_dir: Pat
     trainer = L.Trainer(
         max_epochs=tc.max_epochs,
         min_epochs=tc.min_epochs,
+        max_steps=tc.max_steps,
+        val_check_interval=tc.val_check_steps,
+        check_val_every_n_epoch=None if tc.val_check_steps else 1,
         accelerator=tc.accelerator,
         devices=tc.devices,
         strategy=tc.strategy,
@@ -266,7 +269,9 @@ def _train(typed: TrainConfig, resolved: dict[str, Any], key: str, ckpt_dir: Pat
         },
         "best_epoch": None if val_best is None else val_best.get("epoch"),
         "best_val_score": None if best_score is None else float(best_score),
-        "epochs_run": len(rows),
+        "epochs_run": rows[-1]["epoch"] + 1 if rows else 0,
+        "checks_run": len(rows),
+        "steps_run": rows[-1]["step"] if rows else 0,
         "stopped_early": bool(trainer.early_stopping_callback and trainer.early_stopping_callback.stopped_epoch > 0),
         "resumed_from_epoch": resumed_from_epoch,
         "timing": {
@@ -277,7 +282,7 @@ def _train(typed: TrainConfig, resolved: dict[str, Any], key: str, ckpt_dir: Pat
             "wall_seconds_total": rows[-1]["wall_seconds_cum"] if rows else None,
             "cpu_seconds_total": rows[-1]["cpu_seconds_cum"] if rows else None,
             "threads": torch.get_num_threads(),
-            "epoch_seconds_median": statistics.median(r["train_seconds"] for r in rows) if rows else None,
+            "train_seconds_per_check_median": statistics.median(r["train_seconds"] for r in rows) if rows else None,
             "samples_per_second_median": statistics.median(throughput) if throughput else None,
             "time_to_threshold": time_to_threshold,
         },

@@ -43,14 +43,19 @@ class OptimConfig:
 class TrainerConfig:
     """Lightning ``Trainer`` settings plus early stopping.
 
-    ``max_epochs``: the paper used 100 for CNNs and 200 for S2CNNs. ``patience``: epochs without
-    improvement of the monitored validation metric before stopping. ``threads``: ``torch.set_num_threads``
+    ``max_epochs``: the paper used 100 for CNNs and 200 for S2CNNs. ``max_steps``: optimiser-step cap
+    (``-1``: none). ``val_check_steps``: validate every that many optimiser steps, across epoch
+    boundaries, instead of once per epoch (``None``) — for small training sets, whose epochs are a few
+    dozen steps. ``patience``: validation checks without improvement of the monitored metric before
+    stopping. ``threads``: ``torch.set_num_threads``
     (``None`` leaves torch's default). ``requeue``: who requeues a preempted SLURM job —
     ``submitit`` (the launcher; Lightning's own SIGUSR1 handler is disabled) or ``lightning``.
     """
 
     max_epochs: int = 100
     min_epochs: int = 1
+    max_steps: int = -1
+    val_check_steps: Optional[int] = None
     patience: int = 10
     accelerator: str = "cpu"
     devices: Any = 1
@@ -72,6 +77,10 @@ class TrainerConfig:
         for key in ("max_epochs", "min_epochs", "num_nodes", "log_every_n_steps"):
             if getattr(self, key) < 1:
                 raise _bad(f"trainer.{key}", getattr(self, key), "it must be an integer >= 1")
+        if self.val_check_steps is not None and self.val_check_steps < 1:
+            raise _bad("trainer.val_check_steps", self.val_check_steps, "it must be null or an integer >= 1")
+        if self.max_steps < -1 or self.max_steps == 0:
+            raise _bad("trainer.max_steps", self.max_steps, "it must be -1 (no cap) or an integer >= 1")
         if self.patience < 0:
             raise _bad("trainer.patience", self.patience, "it must be an integer >= 0")
         if self.num_workers < 0:
