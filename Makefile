@@ -51,6 +51,8 @@ bench: install ## Benchmarks: data, s2cnn layers, model latency/profiles (JSON/C
 	$(PY) scripts/bench_models.py
 	$(PY) -m eqaug.analysis latency --threads 1
 	$(PY) -m eqaug.analysis profile --threads 1
+	$(PY) scripts/equivariance_table.py
+	$(PY) scripts/gscnn_complexity.py
 
 clean: ## Remove caches (keeps .venv and results)
 	rm -rf .pytest_cache .ruff_cache outputs multirun

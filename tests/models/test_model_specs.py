@@ -44,6 +44,13 @@ PARAMS = {
     "cnn_cls_tiny": 512,
     "s2cnn_seg_tiny": 17_785,
     "s2cnn_cls_tiny": 4_964,
+    # generalized spherical CNNs (Cobb et al. 2021): per-degree weights, so the _small twins are smaller
+    "gscnn_seg": 206_083,
+    "gscnn_cls": 144_732,
+    "gscnn_seg_small": 65_068,
+    "gscnn_cls_small": 57_869,
+    "gscnn_seg_tiny": 2_967,
+    "gscnn_cls_tiny": 1_590,
 }
 CNN_NAMES = [n for n in PARAMS if n.startswith("cnn")]
 S2CNN_NAMES = [n for n in PARAMS if n.startswith("s2cnn")]
@@ -59,6 +66,11 @@ def test_analytic_param_counts(name):
     assert spec.name == name
     assert spec.n_params() == PARAMS[name]
     assert spec.bandwidth == {"small": 16, "tiny": 8}.get(name.rsplit("_", 1)[-1], 50)
+
+
+@pytest.mark.parametrize("name", [n for n in PARAMS if n.startswith("gscnn")])
+def test_built_gscnn_param_counts(name):
+    assert count_params(build_model(name)) == PARAMS[name]
 
 
 @pytest.mark.parametrize("name", CNN_NAMES)
@@ -94,7 +106,14 @@ def test_configs_compose_with_hydra_and_reject_misspelt_keys(tmp_path):
     bad.parent.mkdir()
     bad.write_text("defaults:\n  - cnn_seg_schema\n  - _self_\nfeaturs: [1]\n")
     with initialize_config_dir(str(conf_dir()), version_base="1.3"):
-        for name in ("cnn_seg_218k", "s2cnn_seg_204k_small", "cnn_cls_500k", "s2cnn_cls_150k"):
+        for name in (
+            "cnn_seg_218k",
+            "s2cnn_seg_204k_small",
+            "cnn_cls_500k",
+            "s2cnn_cls_150k",
+            "gscnn_seg",
+            "gscnn_cls_small",
+        ):
             cfg = compose(config_name=None, overrides=[f"+model={name}"])
             assert spec_from_config(cfg.model) == as_spec(name)
         with pytest.raises(Exception, match="featurs"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from eqaug.arch.cnn import cnn_spec_from_choices, draw_cnn
 from eqaug.arch.common import BudgetUnreachableError, Draw, max_depth, spec_to_yaml, write_draws
+from eqaug.arch.gscnn import draw_gscnn, gscnn_spec_from_choices
 from eqaug.arch.s2cnn import draw_s2cnn, s2cnn_spec_from_choices
 from eqaug.arch.sampling import sample
 from eqaug.arch.select import Selection, read_score, select, train_with_cli, training_command
@@ -22,6 +23,8 @@ __all__ = [
     "max_depth",
     "draw_cnn",
     "draw_s2cnn",
+    "draw_gscnn",
+    "gscnn_spec_from_choices",
     "cnn_spec_from_choices",
     "s2cnn_spec_from_choices",
     "spec_to_yaml",

@@ -7,11 +7,12 @@ import random
 
 from eqaug.arch.cnn import draw_cnn
 from eqaug.arch.common import Draw, max_depth, rejection_sample
+from eqaug.arch.gscnn import draw_gscnn
 from eqaug.arch.s2cnn import draw_s2cnn
 
 __all__ = ["FAMILIES", "TASKS", "default_n_classes", "sample"]
 
-FAMILIES = ("cnn", "s2cnn")
+FAMILIES = ("cnn", "s2cnn", "gscnn")
 TASKS = ("seg", "cls")
 
 
@@ -35,7 +36,7 @@ def sample(
 
     Parameters
     ----------
-    family : ``"cnn"`` or ``"s2cnn"``.
+    family : ``"cnn"``, ``"s2cnn"`` or ``"gscnn"``.
     task : ``"seg"`` or ``"cls"``.
     budget_min, budget_max : accepted parameter range (inclusive).
     n : number of architectures.
@@ -56,7 +57,7 @@ def sample(
         raise ValueError(f"bandwidth={bandwidth!r} is not allowed; it must be an integer >= 2")
     n_classes = default_n_classes(task) if n_classes is None else n_classes
     depth_max = max_depth(budget_max)
-    draw = draw_cnn if family == "cnn" else draw_s2cnn
+    draw = {"cnn": draw_cnn, "s2cnn": draw_s2cnn, "gscnn": draw_gscnn}[family]
 
     def draw_one(rng: random.Random):
         return draw(rng, task, bandwidth, n_classes, depth_max)

@@ -7,6 +7,9 @@
   (down path) / strictly increasing (up path) and ``≥ 2``; ``beta_ref`` is kept, so
   ``max_beta = beta_ref·π·b_new/b_in(layer)`` is recomputed. Explicit ``max_betas`` are dropped.
   Channels (and so the parameter count) are unchanged.
+* GSCNN: every bandlimit (``bandlimits``, and ``input_bandlimit``, ``output_bandlimit``, ``hybrid_bandlimit``
+  when set) scaled by ``b_new/b_old`` and rounded half up, at least 1 (a classifier's final ``1`` stays 1);
+  same channels. The weights are per degree, so the parameter count drops with the bandlimits.
 """
 
 from __future__ import annotations
@@ -14,7 +17,16 @@ from __future__ import annotations
 import dataclasses
 
 from eqaug.arch.common import round_half_up
-from eqaug.models.specs import CNNClsSpec, CNNSegSpec, ModelSpec, S2CNNClsSpec, S2CNNSegSpec, cnn_sizes
+from eqaug.models.specs import (
+    CNNClsSpec,
+    CNNSegSpec,
+    GSCNNClsSpec,
+    GSCNNSegSpec,
+    ModelSpec,
+    S2CNNClsSpec,
+    S2CNNSegSpec,
+    cnn_sizes,
+)
 
 __all__ = ["small_twin", "scale_bandlimits"]
 
@@ -58,4 +70,19 @@ def small_twin(spec: ModelSpec, bandwidth: int = 16, name: str | None = None) ->
     if isinstance(spec, (S2CNNSegSpec, S2CNNClsSpec)):
         bl = scale_bandlimits(list(spec.bandlimits), spec.bandwidth, bandwidth)
         return dataclasses.replace(spec, name=name, bandwidth=bandwidth, bandlimits=bl, max_betas=None)
+    if isinstance(spec, (GSCNNSegSpec, GSCNNClsSpec)):
+
+        def scale(b: int | None) -> int | None:
+            return None if b is None else max(1, round_half_up(b * bandwidth / spec.bandwidth))
+
+        extra = {"output_bandlimit": scale(spec.output_bandlimit)} if isinstance(spec, GSCNNSegSpec) else {}
+        return dataclasses.replace(
+            spec,
+            name=name,
+            bandwidth=bandwidth,
+            bandlimits=[scale(b) for b in spec.bandlimits],
+            input_bandlimit=scale(spec.input_bandlimit),
+            hybrid_bandlimit=scale(spec.hybrid_bandlimit),
+            **extra,
+        )
     raise TypeError(f"no small twin for {type(spec).__name__}")

@@ -1,14 +1,23 @@
-"""Model families of the study: planar CNN and equivariant S2CNN segmenters and classifiers.
+"""Model families of the study: planar CNN, equivariant S2CNN and generalized spherical CNN (GSCNN) models.
 
 ``build_model(name_or_spec)`` is the single entry point; ``python -m eqaug.models <name>``
-prints a model and its parameter count. The S2CNN modules are imported lazily (they need the
-``s2cnn`` core).
+prints a model and its parameter count. The S2CNN and GSCNN modules are imported lazily (they need
+the ``s2cnn`` core).
 """
 
 from __future__ import annotations
 
 from eqaug.models.registry import as_spec, build_model, count_params, load_spec, model_names, spec_from_config
-from eqaug.models.specs import FAMILIES, CNNClsSpec, CNNSegSpec, ModelSpec, S2CNNClsSpec, S2CNNSegSpec
+from eqaug.models.specs import (
+    FAMILIES,
+    CNNClsSpec,
+    CNNSegSpec,
+    GSCNNClsSpec,
+    GSCNNSegSpec,
+    ModelSpec,
+    S2CNNClsSpec,
+    S2CNNSegSpec,
+)
 
 __all__ = [
     "build_model",
@@ -23,10 +32,14 @@ __all__ = [
     "CNNClsSpec",
     "S2CNNSegSpec",
     "S2CNNClsSpec",
+    "GSCNNSegSpec",
+    "GSCNNClsSpec",
     "CNNSegmenter",
     "CNNClassifier",
     "S2CNNSegmenter",
     "S2CNNClassifier",
+    "GSCNNSegmenter",
+    "GSCNNClassifier",
 ]
 
 _LAZY = {
@@ -34,6 +47,8 @@ _LAZY = {
     "CNNClassifier": "eqaug.models.cnn",
     "S2CNNSegmenter": "eqaug.models.s2cnn",
     "S2CNNClassifier": "eqaug.models.s2cnn",
+    "GSCNNSegmenter": "eqaug.models.gscnn",
+    "GSCNNClassifier": "eqaug.models.gscnn",
 }
 
 

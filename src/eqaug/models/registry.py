@@ -115,6 +115,14 @@ def build_from_spec(spec: ModelSpec) -> nn.Module:
         from eqaug.models.s2cnn import S2CNNClassifier
 
         return S2CNNClassifier(spec)
+    if family == "gscnn_seg":
+        from eqaug.models.gscnn import GSCNNSegmenter
+
+        return GSCNNSegmenter(spec)
+    if family == "gscnn_cls":
+        from eqaug.models.gscnn import GSCNNClassifier
+
+        return GSCNNClassifier(spec)
     raise ValueError(f"model.family={family!r} is not allowed; choose one of {', '.join(map(repr, SPEC_CLASSES))}")
 
 
