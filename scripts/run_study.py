@@ -1,0 +1,113 @@
+"""Run the CPU-scale study: the ``_small`` experiments, split into per-model sweeps on parallel lanes.
+
+Each job is one Hydra multirun, ``python -m eqaug.train -m experiment=<exp> model=<model>``, with one
+thread per lane; jobs are taken in the order given (main claims first). Every run writes its record
+as it finishes, so the script can be stopped at any time and started again: finished runs are
+skipped, interrupted ones resume from their last checkpoint.
+
+Usage::
+
+    python scripts/run_study.py                       # every job, 2 lanes
+    python scripts/run_study.py --lanes 1 --only seg_mnist1_small
+    python scripts/run_study.py --list                # print the jobs
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: (experiment, models) in priority order; one job per model so lanes balance.
+JOBS: list[tuple[str, list[str]]] = [
+    ("seg_mnist1_small", ["cnn_seg_218k_small", "s2cnn_seg_204k_small", "cnn_seg_1m_small", "gscnn_seg_small"]),
+    ("seg_unrotated_small", ["cnn_seg_218k_small", "s2cnn_seg_204k_small", "cnn_seg_1m_small"]),
+    (
+        "cls_mnist_small",
+        ["cnn_cls_500k_small", "s2cnn_cls_150k_small", "cnn_cls_2m5_small", "cnn_cls_114k_small", "gscnn_cls_small"],
+    ),
+    ("seg_mnist4_small", ["cnn_seg_218k_small", "s2cnn_seg_204k_small", "cnn_seg_1m_small"]),
+    ("seg_fashion_small", ["cnn_seg_218k_small", "s2cnn_seg_204k_small", "cnn_seg_1m_small"]),
+    ("seg_saturation_small", ["cnn_seg_218k_small", "cnn_seg_1m_small"]),
+    ("seg_mnist1_small", ["cnn_seg_5m5_small"]),
+]
+
+
+def commands(only: set[str] | None, results_dir: str, extra: list[str]) -> list[list[str]]:
+    out = []
+    for experiment, models in JOBS:
+        if only and experiment not in only:
+            continue
+        for model in models:
+            out.append(
+                [
+                    sys.executable,
+                    "-m",
+                    "eqaug.train",
+                    "-m",
+                    f"experiment={experiment}",
+                    f"model={model}",
+                    "trainer.threads=1",
+                    "trainer.enable_progress_bar=false",
+                    f"results_dir={results_dir}",
+                    *extra,
+                ]
+            )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lanes", type=int, default=2, help="parallel sweeps (one thread each)")
+    parser.add_argument("--only", nargs="*", help="experiments to run (default: all)")
+    parser.add_argument("--results-dir", default="results")
+    parser.add_argument("--log-dir", default="results/logs/study", help="one log file per job")
+    parser.add_argument("--list", action="store_true", help="print the jobs and exit")
+    parser.add_argument("extra", nargs="*", help="extra Hydra overrides for every job")
+    args = parser.parse_args(argv)
+    jobs = commands(set(args.only) if args.only else None, args.results_dir, args.extra)
+    if args.list:
+        for cmd in jobs:
+            print(" ".join(cmd[2:]))
+        return 0
+    log_dir = Path(args.log_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    queue = list(enumerate(jobs))
+    lock = threading.Lock()
+    failures: list[str] = []
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": os.environ.get("WANDB_MODE", "offline")}
+
+    def lane(lane_id: int) -> None:
+        while True:
+            with lock:
+                if not queue:
+                    return
+                i, cmd = queue.pop(0)
+            name = f"{i:02d}_{cmd[4].split('=')[1]}_{cmd[5].split('=')[1]}"
+            start = time.time()
+            print(f"[lane {lane_id}] start {name}", flush=True)
+            with open(log_dir / f"{name}.log", "a") as log:
+                code = subprocess.run(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
+            print(f"[lane {lane_id}] done  {name} (exit {code}, {time.time() - start:.0f} s)", flush=True)
+            if code != 0:
+                with lock:
+                    failures.append(name)
+
+    threads = [threading.Thread(target=lane, args=(k,)) for k in range(args.lanes)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failures:
+        print("jobs that exited non-zero:", ", ".join(failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
