@@ -591,29 +591,8 @@ def _gscnn_body_params(spec, c_last: int | None, tau_last: int | None, L_last: i
 
 
 @dataclass
-class GSCNNSegSpec:
-    """Efficient generalized spherical CNN segmenter (Cobb et al. 2021): per-pixel logits on the input grid.
-
-    Attributes
-    ----------
-    family : ``"gscnn_seg"``.
-    name, bandwidth, in_channels : as for the S2CNN.
-    n_classes : output channels of the final layer (type ``τ_l = 1``, synthesised on the ``2b × 2b`` grid).
-    features, bandlimits : output channels / bandlimits of the hidden generalized layers (see the module
-        docstring; bandlimits may fall and rise, each at most ``2 L_in − 1`` and ``bandwidth``).
-    input_bandlimit : bandlimit of the first generalized signal (default: ``hybrid_bandlimit`` with ``hybrid``,
-        else ``bandwidth``); below the source's bandlimit it truncates (the hybrid ReLU is then oversampled).
-    output_bandlimit : bandlimit of the final layer (default: ``min(bandwidth, 2·bandlimits[-1] − 1)``).
-    tau : fragments per degree of the hidden layers.
-    mixing : degree-mixing set ``"full"``, ``"mst"`` or ``"rmst"`` (:mod:`eqaug.models.gscnn.mixing`).
-    self_loops, rmst_base : options of the MST sets.
-    include_input : the activation passes its input fragments through next to the products.
-    norm : ``"batch"`` (equivariant norm-based batch normalisation before each activation) or ``"none"``.
-    hybrid : first layer ``S2Convolution`` + ReLU (not exactly equivariant: pointwise ReLU on the grid).
-    hybrid_features, hybrid_bandlimit, hybrid_max_beta : its channels, output bandwidth (default
-        ``bandwidth``) and kernel radius ``max_beta/π`` (``s2_near_identity_grid``).
-    kernel_n_alpha, kernel_n_beta : its kernel grid (24 points by default).
-    """
+class _GSCNNFields:
+    """Fields and helpers shared by the two generalized spherical CNN specs (documented on each)."""
 
     family: str = "gscnn_seg"
     name: str = "gscnn_seg"
@@ -623,7 +602,6 @@ class GSCNNSegSpec:
     features: list[int] = field(default_factory=list)
     bandlimits: list[int] = field(default_factory=list)
     input_bandlimit: Optional[int] = None
-    output_bandlimit: Optional[int] = None
     tau: int = 1
     mixing: str = "rmst"
     self_loops: bool = True
@@ -652,6 +630,34 @@ class GSCNNSegSpec:
             self.input_bandlimit if self.input_bandlimit is not None else min(self.source_bandlimit(), self.bandwidth)
         )
 
+
+@dataclass
+class GSCNNSegSpec(_GSCNNFields):
+    """Efficient generalized spherical CNN segmenter (Cobb et al. 2021): per-pixel logits on the input grid.
+
+    Attributes
+    ----------
+    family : ``"gscnn_seg"``.
+    name, bandwidth, in_channels : as for the S2CNN.
+    n_classes : output channels of the final layer (type ``τ_l = 1``, synthesised on the ``2b × 2b`` grid).
+    features, bandlimits : output channels / bandlimits of the hidden generalized layers (see the module
+        docstring; bandlimits may fall and rise, each at most ``2 L_in − 1`` and ``bandwidth``).
+    input_bandlimit : bandlimit of the first generalized signal (default: ``hybrid_bandlimit`` with ``hybrid``,
+        else ``bandwidth``); below the source's bandlimit it truncates (the hybrid ReLU is then oversampled).
+    output_bandlimit : bandlimit of the final layer (default: ``min(bandwidth, 2·bandlimits[-1] − 1)``).
+    tau : fragments per degree of the hidden layers.
+    mixing : degree-mixing set ``"full"``, ``"mst"`` or ``"rmst"`` (:mod:`eqaug.models.gscnn.mixing`).
+    self_loops, rmst_base : options of the MST sets.
+    include_input : the activation passes its input fragments through next to the products.
+    norm : ``"batch"`` (equivariant norm-based batch normalisation before each activation) or ``"none"``.
+    hybrid : first layer ``S2Convolution`` + ReLU (not exactly equivariant: pointwise ReLU on the grid).
+    hybrid_features, hybrid_bandlimit, hybrid_max_beta : its channels, output bandwidth (default
+        ``bandwidth``) and kernel radius ``max_beta/π`` (``s2_near_identity_grid``).
+    kernel_n_alpha, kernel_n_beta : its kernel grid (24 points by default).
+    """
+
+    output_bandlimit: Optional[int] = None
+
     def last_bandlimit(self) -> int:
         """Bandlimit of the final (class) layer."""
         L = self.bandlimits[-1]
@@ -677,7 +683,7 @@ class GSCNNSegSpec:
 
 
 @dataclass
-class GSCNNClsSpec:
+class GSCNNClsSpec(_GSCNNFields):
     """Efficient generalized spherical CNN classifier: generalized layers, ``l = 0`` invariants, FC head.
 
     Attributes
@@ -692,31 +698,8 @@ class GSCNNClsSpec:
 
     family: str = "gscnn_cls"
     name: str = "gscnn_cls"
-    bandwidth: int = 50
-    in_channels: int = 1
     n_classes: int = 10
-    features: list[int] = field(default_factory=list)
-    bandlimits: list[int] = field(default_factory=list)
-    input_bandlimit: Optional[int] = None
-    tau: int = 1
-    mixing: str = "rmst"
-    self_loops: bool = True
-    rmst_base: float = 2.0
-    include_input: bool = True
-    norm: str = "batch"
-    hybrid: bool = True
-    hybrid_features: int = 8
-    hybrid_bandlimit: Optional[int] = None
-    hybrid_max_beta: float = 0.125
-    kernel_n_alpha: int = 8
-    kernel_n_beta: int = 3
     fc_features: list[int] = field(default_factory=lambda: [64, 32])
-
-    def __post_init__(self) -> None:
-        self.validate()
-
-    source_bandlimit = GSCNNSegSpec.source_bandlimit
-    first_bandlimit = GSCNNSegSpec.first_bandlimit
 
     def validate(self) -> GSCNNClsSpec:
         """Raise ``ValueError`` naming the first bad value; return ``self``."""
