@@ -13,21 +13,18 @@ sizes are 1, 8, 32 for the ``_small`` (and tiny) models and 1, 8 for the full-si
 
 from __future__ import annotations
 
-import platform
 import time
-from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils import benchmark
 
+from eqaug.environment import describe
 from eqaug.models import as_spec, build_model, count_params, model_names
 
 __all__ = [
     "SMALL_BATCH_SIZES",
     "FULL_BATCH_SIZES",
-    "cpu_name",
     "default_models",
     "default_batch_sizes",
     "default_devices",
@@ -40,28 +37,9 @@ SMALL_BATCH_SIZES = (1, 8, 32)
 FULL_BATCH_SIZES = (1, 8)
 
 
-def cpu_name() -> str:
-    """CPU model name from ``/proc/cpuinfo`` (or ``platform.processor()``)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
-
-
 def environment(threads: int) -> dict[str, Any]:
     """Versions and hardware of a benchmark run."""
-    return {
-        "threads": threads,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "cpu": cpu_name(),
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "platform": platform.platform(),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
+    return describe(threads)
 
 
 def default_models() -> list[str]:

@@ -145,29 +145,15 @@ def git_commit() -> str | None:
 
 
 def environment_info() -> dict[str, Any]:
-    """Versions and hardware, for the record."""
+    """Versions, hardware and provenance, for the record."""
     import lightning
-    import torch
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info = {
+    from eqaug.environment import describe
+
+    return {
+        **describe(),
         "eqaug_commit": git_commit(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
         "lightning": lightning.__version__,
-        "platform": platform.platform(),
         "hostname": platform.node(),
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
     }
-    return info
