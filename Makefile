@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 export WANDB_MODE ?= offline
 export HYDRA_FULL_ERROR ?= 1
 
-.PHONY: help install test lint format data sweep figures bench clean
+.PHONY: help install test lint format data sweep study figures bench clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -41,6 +41,10 @@ data: install ## Fetch/install what datasets this machine can get, and report wh
 sweep: install ## The main job: the reduced segmentation study on the embedded MNIST digits, then the figures
 	$(PY) -m eqaug.train -m experiment=seg_mnist1_small
 	$(PY) -m eqaug.analysis
+
+study: install ## The whole CPU-scale study (all _small experiments, 2 lanes, hours; resumable), then the figures
+	$(PY) scripts/run_study.py --lanes 2
+	$(PY) -m eqaug.analysis --results-dir results --out-dir results
 
 figures: install ## Regenerate results/summary.csv, figures, predictions and tables from the run records (no training)
 	$(PY) -m eqaug.analysis --results-dir results --out-dir results

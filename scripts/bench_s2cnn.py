@@ -25,7 +25,8 @@ Peak memory: one more call of each (case, mode) after the timing, under
 ``torch.profiler.profile(profile_memory=True)``; the allocations attributed to each operator
 (its *self* CPU memory) and the frees (``[memory]`` events) are replayed in time order and the
 maximum of the running sum is reported: the peak of live tensor memory allocated during the call
-(activations, autograd buffers, temporaries; not the model, tables or input).  ``tracemalloc``
+(activations, autograd buffers, temporaries; not the model, tables or input), and separately the
+per-thread transform workspace the layers keep between calls (``workspace_mb``).  ``tracemalloc``
 misses torch's allocations, and RSS high-water marks are dominated by the allocator's caching.
 
 Equivariance: relative error ``‖L(R x) − R L(x)‖ / ‖R L(x)‖`` of each layer type for three Haar-random
@@ -56,6 +57,7 @@ from s2cnn import (
     so3_near_identity_grid,
     so3_rotation,
 )
+from s2cnn.perf import workspace_bytes
 from s2cnn.testing import equivariance_error, random_rotation, random_s2_signal, random_so3_signal, relative_error
 
 REFERENCE = {
@@ -257,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
             "device": str(device),
             "dtype": "float32",
             "timer": "time.perf_counter; median, IQR [q1, q3] and min over the timed calls, after warm-up",
-            "memory": "torch.profiler profile_memory: peak of live tensor bytes allocated during one call",
+            "memory": "torch.profiler profile_memory: peak of live tensor bytes allocated during one call; "
+            "workspace_mb: s2cnn transform workspace kept between calls (s2cnn.perf.workspace_bytes)",
             "malloc_tuned": tuned,
         },
         "reference_original": REFERENCE,
@@ -274,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
             entry[mode] = time_mode(model, x, mode, reps, args.warmup, device)
             if not args.no_memory and device.type == "cpu":
                 entry[mode]["peak_tensor_memory_mb"] = peak_memory_mb(model, x, mode)
+                entry[mode]["workspace_mb"] = workspace_bytes() / 2**20
             print(f"{case:10s} {mode:17s} median {entry[mode]['median_ms']:9.1f} ms", flush=True)
         result["cases"][case] = entry
     if args.malloc == "both":

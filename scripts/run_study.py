@@ -24,41 +24,55 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
-#: (experiment, models) in priority order; one job per model so lanes balance.
-JOBS: list[tuple[str, list[str]]] = [
-    ("seg_mnist1_small", ["cnn_seg_218k_small", "s2cnn_seg_204k_small", "cnn_seg_1m_small", "gscnn_seg_small"]),
-    ("seg_unrotated_small", ["cnn_seg_218k_small", "s2cnn_seg_204k_small", "cnn_seg_1m_small"]),
-    (
-        "cls_mnist_small",
-        ["cnn_cls_500k_small", "s2cnn_cls_150k_small", "cnn_cls_2m5_small", "cnn_cls_114k_small", "gscnn_cls_small"],
-    ),
-    ("seg_mnist4_small", ["cnn_seg_218k_small", "s2cnn_seg_204k_small", "cnn_seg_1m_small"]),
-    ("seg_fashion_small", ["cnn_seg_218k_small", "s2cnn_seg_204k_small", "cnn_seg_1m_small"]),
-    ("seg_saturation_small", ["cnn_seg_218k_small", "cnn_seg_1m_small"]),
-    ("seg_mnist1_small", ["cnn_seg_5m5_small"]),
+#: (experiment, model, extra overrides) in priority order: one job per model (and, for the slow
+#: S2CNN lines, per seed) so that the lanes balance and every point gets its first seed early.
+JOBS: list[tuple[str, str, tuple[str, ...]]] = [
+    ("seg_mnist1_small", "s2cnn_seg_204k_small", ("seed=0",)),
+    ("seg_mnist1_small", "cnn_seg_1m_small", ()),
+    ("seg_mnist1_small", "cnn_seg_218k_small", ()),
+    ("seg_mnist1_small", "s2cnn_seg_204k_small", ("seed=1",)),
+    ("seg_unrotated_small", "cnn_seg_218k_small", ()),
+    ("seg_mnist1_small", "s2cnn_seg_204k_small", ("seed=2",)),
+    ("seg_unrotated_small", "cnn_seg_1m_small", ()),
+    ("seg_unrotated_small", "s2cnn_seg_204k_small", ()),
+    ("cls_mnist_small", "cnn_cls_500k_small", ()),
+    ("cls_mnist_small", "s2cnn_cls_150k_small", ()),
+    ("cls_mnist_small", "cnn_cls_2m5_small", ()),
+    ("cls_mnist_small", "cnn_cls_114k_small", ()),
+    ("seg_mnist1_small", "gscnn_seg_small", ()),
+    ("cls_mnist_small", "gscnn_cls_small", ()),
+    ("seg_mnist4_small", "cnn_seg_218k_small", ()),
+    ("seg_mnist4_small", "s2cnn_seg_204k_small", ()),
+    ("seg_mnist4_small", "cnn_seg_1m_small", ()),
+    ("seg_fashion_small", "cnn_seg_218k_small", ()),
+    ("seg_fashion_small", "s2cnn_seg_204k_small", ()),
+    ("seg_fashion_small", "cnn_seg_1m_small", ()),
+    ("seg_saturation_small", "cnn_seg_218k_small", ()),
+    ("seg_saturation_small", "cnn_seg_1m_small", ()),
+    ("seg_mnist1_small", "cnn_seg_5m5_small", ()),
 ]
 
 
 def commands(only: set[str] | None, results_dir: str, extra: list[str]) -> list[list[str]]:
     out = []
-    for experiment, models in JOBS:
+    for experiment, model, overrides in JOBS:
         if only and experiment not in only:
             continue
-        for model in models:
-            out.append(
-                [
-                    sys.executable,
-                    "-m",
-                    "eqaug.train",
-                    "-m",
-                    f"experiment={experiment}",
-                    f"model={model}",
-                    "trainer.threads=1",
-                    "trainer.enable_progress_bar=false",
-                    f"results_dir={results_dir}",
-                    *extra,
-                ]
-            )
+        out.append(
+            [
+                sys.executable,
+                "-m",
+                "eqaug.train",
+                "-m",
+                f"experiment={experiment}",
+                f"model={model}",
+                *overrides,
+                "trainer.threads=1",
+                "trainer.enable_progress_bar=false",
+                f"results_dir={results_dir}",
+                *extra,
+            ]
+        )
     return out
 
 
@@ -89,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
                 if not queue:
                     return
                 i, cmd = queue.pop(0)
-            name = f"{i:02d}_{cmd[4].split('=')[1]}_{cmd[5].split('=')[1]}"
+            name = "_".join(
+                [f"{i:02d}"] + [a.split("=")[1] for a in cmd[4:] if a.startswith(("experiment=", "model=", "seed="))]
+            )
             start = time.time()
             print(f"[lane {lane_id}] start {name}", flush=True)
             with open(log_dir / f"{name}.log", "a") as log:

@@ -215,3 +215,168 @@ class _DegreeBlocks(torch.autograd.Function):
 def _window(axes, L: int, l: int) -> tuple:
     s = slice(L - 1 - l, L + l)
     return tuple(s if a == "s" else a for a in axes)
+
+
+# --------------------------------------------------------------------------------------------
+# Real-basis kernel transforms (used by the layers; see :mod:`s2cnn._real`)
+# --------------------------------------------------------------------------------------------
+
+
+class _RealGridKernelTransform(nn.Module):
+    """Grouping by β and the per-device table cache, for the real-basis transforms."""
+
+    def _setup_groups(self, grid: tuple[tuple[float, ...], ...], with_gamma: bool):
+        self.n_grid = len(grid)
+        pts = torch.tensor(grid, dtype=torch.float64)
+        beta, alpha = pts[:, 0], pts[:, 1]
+        gamma = pts[:, 2] if with_gamma else torch.zeros_like(beta)
+        keys = [round(v, 12) for v in beta.tolist()]
+        uniq = sorted(set(keys))
+        order = sorted(range(len(keys)), key=lambda i: (uniq.index(keys[i]), i))
+        counts = [keys.count(u) for u in uniq]
+        self.bounds = [(sum(counts[:k]), sum(counts[: k + 1])) for k in range(len(uniq))]
+        beta_k = torch.tensor([beta[keys.index(u)].item() for u in uniq], dtype=torch.float64)
+        self._cache: dict = {}
+        return beta_k, alpha[order], gamma[order], torch.tensor(order)
+
+    def tables(self, device: torch.device, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+        """The precomputed tables on ``device`` in ``dtype`` (built in float64, converted once and cached)."""
+        key = (device, dtype)
+        if key not in self._cache:
+            self._cache[key] = {
+                k: (
+                    [t.to(device=device, dtype=dtype) for t in v]
+                    if isinstance(v, list)
+                    else v.to(device=device, dtype=dtype if v.is_floating_point() else v.dtype)
+                )
+                for k, v in self._master.items()
+            }
+        return self._cache[key]
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_cache"] = {}
+        return state
+
+    def _phase_sums(self, weight: torch.Tensor, t: dict) -> torch.Tensor:
+        """``Σ_{i: β_i = β_k} trig[:, i] W_i`` for every β group: ``[n_beta, Q, f_in·f_out]``."""
+        cc = weight.shape[0] * weight.shape[1]
+        w = weight.reshape(cc, self.n_grid).index_select(1, t["perm"]).T  # [n_grid, cc]
+        trig = t["trig"]
+        return torch.stack([trig[:, s:e] @ w[s:e] for s, e in self.bounds], 0)
+
+
+def _signed_trig(idx: torch.Tensor, angle: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """``trig_t(|idx| angle)`` (cos for t = 0, sin for t = 1): ``[..., n_points]``."""
+    ph = idx.abs().to(torch.float64)[..., None] * angle
+    return torch.where(t[..., None] == 1, torch.sin(ph), torch.cos(ph))
+
+
+class RealS2KernelTransform(_RealGridKernelTransform):
+    r"""S² kernel → per-degree real matrices ``K_l [f_in, (2l+1) f_out]``,
+    ``K_l[c, (n, c')] = (S U ψ̂^l_{cc'})_n`` with ``ψ̂^l_n = Σ_i W_i D^l_{n0}(g_i)`` (see :mod:`s2cnn._real`)."""
+
+    def __init__(self, grid, L: int):
+        super().__init__()
+        from ._real import s2_real_d
+
+        self.L = L
+        beta_k, a, _, perm = self._setup_groups(check_grid(grid, 2, "RealS2KernelTransform"), with_gamma=False)
+        n = torch.arange(-(L - 1), L)
+        tn = (n < 0).long()
+        self._master = {"perm": perm, "trig": _signed_trig(n, a, tn)}  # [2L-1, n_grid]
+        ws = []
+        for l in range(L):
+            sig = s2_real_d(l, beta_k)  # [a, t, k]
+            nl = torch.arange(-l, l + 1)
+            w = sig[nl + l, (nl < 0).long()]  # [n, k]
+            w = w * torch.where(nl < 0, -1.0, 1.0).to(torch.float64)[:, None]  # S
+            ws.append(w.T.contiguous()[:, None, :, None])  # [k, 1, n, 1]
+        self._master["w"] = ws
+
+    def forward(self, weight: torch.Tensor) -> list[torch.Tensor]:
+        f_in, f_out, _ = weight.shape
+        t = self.tables(weight.device, weight.dtype)
+        L = self.L
+        P = self._phase_sums(weight, t).view(-1, 2 * L - 1, f_in, f_out).permute(0, 2, 1, 3).contiguous()
+        blocks = _DegreeBlocks.apply(P, t["w"], (slice(None), "s"))  # [c, n, c']
+        return [bl.reshape(f_in, (2 * l + 1) * f_out) for l, bl in enumerate(blocks)]
+
+
+class RealSO3KernelTransform(_RealGridKernelTransform):
+    r"""SO(3) kernel → per-degree real matrices ``K_l [(2l+1) f_in, (2l+1) f_out]``,
+    ``K_l[(b, c), (n, c')] = (S U ψ̂^l_{cc'} U^T)_{nb}``; with ``sum_n=True``
+    ``K_l[(b, c), c'] = Σ_n v_n K_l[(b, c), (n, c')]``, ``v = U e_{even}`` (the SO(3)→S² layer).
+
+    ``(U D(g) U^T)_{nb} = Σ_{tα} ρ^l[n, b, tα, tγ](β) trig_{tα}(|n| α) trig_{tγ}(|b| γ)`` with
+    ``tγ = tα ⊕ [n<0] ⊕ [b<0]``: per distinct β one GEMM of the weights against these trig products
+    (``[2 (tα), 2L-1 (b), 2L-1 (n)]`` rows), then the per-degree weighted sum over β and ``tα``.
+    """
+
+    def __init__(self, grid, L: int, sum_n: bool = False):
+        super().__init__()
+        from ._real import so3_real_d
+
+        self.L, self.sum_n = L, sum_n
+        beta_k, a, g, perm = self._setup_groups(check_grid(grid, 3, "RealSO3KernelTransform"), with_gamma=True)
+        nb = beta_k.numel()
+        idx = torch.arange(-(L - 1), L)
+        if sum_n:
+            ncol = idx[(idx >= 0) & (idx % 2 == 0)]
+        else:
+            ncol = idx
+        ta = torch.arange(2)[:, None, None]
+        bb = idx[None, :, None]
+        nn_ = ncol[None, None, :]
+        tg = ta ^ (nn_ < 0).long() ^ (bb < 0).long()
+        trig = _signed_trig(nn_.expand(2, len(idx), len(ncol)), a, ta.expand(2, len(idx), len(ncol)))
+        trig = trig * _signed_trig(bb.expand(2, len(idx), len(ncol)), g, tg)
+        self._master = {"perm": perm, "trig": trig.reshape(-1, len(a))}  # [(tα, b, n), n_grid]
+        rhos = [so3_real_d(l, beta_k) for l in range(L)]  # [n, b, tα, tγ, k]
+        if not sum_n:
+            ws = []
+            for l in range(L):
+                nl = torch.arange(-l, l + 1)
+                N_, B_ = torch.meshgrid(nl, nl, indexing="ij")  # [n, b]
+                w = torch.empty(nb, 2, 2 * l + 1, 2 * l + 1, dtype=torch.float64)  # [k, tα, b, n]
+                for t_a in range(2):
+                    t_g = t_a ^ (N_ < 0).long() ^ (B_ < 0).long()
+                    r = rhos[l][N_ + l, B_ + l, t_a, t_g]  # [n, b, k]
+                    r = r * torch.where(N_ < 0, -1.0, 1.0).to(torch.float64)[..., None]  # S
+                    w[:, t_a] = r.permute(2, 1, 0)
+                ws.append(w.reshape(2 * nb, 2 * l + 1, 1, 2 * l + 1, 1))
+            self._master["w"] = ws
+        else:
+            # A[b, l, (k, tα, n_e)] = v_n ρ^l[n, b, tα, tγ](β_k) (v_0 = 1, v_n = √2 for even n > 0)
+            ne = ncol
+            v = torch.full(ne.shape, math.sqrt(2.0), dtype=torch.float64)
+            v[ne == 0] = 1.0
+            A = torch.zeros(2 * L - 1, L, nb, 2, ne.numel(), dtype=torch.float64)
+            for l in range(L):
+                sel = ne <= l
+                nsel = ne[sel]
+                for bi in range(-l, l + 1):
+                    for t_a in range(2):
+                        t_g = t_a ^ int(bi < 0)  # n ≥ 0
+                        r = rhos[l][nsel + l, bi + l, t_a, t_g]  # [n_e, k]
+                        A[bi + L - 1, l, :, t_a, sel] = (v[sel][:, None] * r).T
+            self._master["A"] = A.reshape(2 * L - 1, L, -1)
+        self.ncol = len(ncol)
+
+    def forward(self, weight: torch.Tensor) -> list[torch.Tensor]:
+        f_in, f_out, _ = weight.shape
+        t = self.tables(weight.device, weight.dtype)
+        L, M = self.L, 2 * self.L - 1
+        P = self._phase_sums(weight, t)  # [k, (tα, b, n), cc']
+        nb = P.shape[0]
+        if self.sum_n:
+            ne = self.ncol
+            Pe = P.view(nb, 2, M, ne, f_in * f_out).permute(2, 0, 1, 3, 4).reshape(M, nb * 2 * ne, f_in * f_out)
+            Y = torch.bmm(t["A"], Pe)  # [b, l, cc']
+            out = []
+            for l, yl in enumerate(Y.unbind(1)):
+                out.append(yl[L - 1 - l : L + l].reshape((2 * l + 1) * f_in, f_out))
+            return out
+        P = P.view(nb * 2, M, M, f_in, f_out).permute(0, 1, 3, 2, 4).contiguous()  # [(k, tα), b, c, n, c']
+        blocks = _DegreeBlocks.apply(P, t["w"], ("s", slice(None), "s"))
+        return [bl.reshape((2 * l + 1) * f_in, (2 * l + 1) * f_out) for l, bl in enumerate(blocks)]

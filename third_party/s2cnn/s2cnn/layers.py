@@ -19,8 +19,10 @@ Parameters (identical to the original library, so parameter counts match): ``ker
 ``[1, nfeature_out, 1, 1(, 1)]`` initialised to zero.  The kernel is multiplied by a fixed
 ``scaling`` in the forward pass; see :func:`default_scaling` for the choice.
 
-Real signals are processed with the half (``m ≥ 0``) transforms of :mod:`s2cnn.fft`; the
-per-degree products are one complex matmul per degree.  With gradients disabled
+Real signals are processed in a real basis (:mod:`s2cnn._real`): ``F = U f̂ U^T`` is real, the
+products ``ĥ = f̂ ψ̂^†`` become ``H = F (SΨ)^T`` — one real GEMM per degree, half the flops of the
+complex one — and the transforms are custom autograd functions whose backward passes are the adjoint
+transforms.  The public complex transforms of :mod:`s2cnn.fft` are unchanged.  With gradients disabled
 (``torch.no_grad`` / ``inference_mode``) the kernel spectrum is cached and reused until
 the kernel changes (keyed on its version counter, storage, device and dtype).
 """
@@ -33,8 +35,11 @@ import torch
 from torch import nn
 
 from ._checks import check_bandwidth, check_features, check_layer_input
-from .fft import s2_analysis, s2_synthesis, so3_analysis, so3_synthesis
-from .kernels import S2KernelTransform, SO3KernelTransform, check_grid
+from ._real import s2_analysis_real as s2_analysis
+from ._real import s2_synthesis_real as s2_synthesis
+from ._real import so3_analysis_real as so3_analysis
+from ._real import so3_synthesis_real as so3_synthesis
+from .kernels import RealS2KernelTransform, RealSO3KernelTransform, check_grid
 
 __all__ = [
     "S2Convolution",
@@ -47,8 +52,9 @@ __all__ = [
 ]
 
 
-def _so3_block_sizes(L: int) -> list[int]:
-    return [(l + 1) * (2 * l + 1) for l in range(L)]
+def _block_rows(L: int, B: int, so3: bool) -> list[int]:
+    """Rows of each degree block of the real coefficient layout ``[(l, B, a(, b)), C]``."""
+    return [B * (2 * l + 1) ** (2 if so3 else 1) for l in range(L)]
 
 
 def default_scaling(n_grid: int, nfeature_in: int) -> float:
@@ -61,7 +67,7 @@ def default_scaling(n_grid: int, nfeature_in: int) -> float:
     the power the band limit removes).  The original library's factors contain powers of
     ``b_out / b_in`` (:func:`original_scaling`); with transforms normalised like ours (and
     like the original's) they shrink the activations of the 204k segmentation stack by
-    ~700× over its 8 layers (``tests/s2cnn_core/test_s2cnn_layers.py::test_deep_stack_scale``).
+    ~700× over its 8 layers (``tests/s2cnn/test_s2cnn_layers.py::test_deep_stack_scale``).
     """
     return math.sqrt(6.0 / (n_grid * nfeature_in))
 
@@ -114,10 +120,10 @@ class _SpectralConv(nn.Module):
             self._spec_cache = (key, self.kernel_transform(k * self.scaling))
         return self._spec_cache[1]
 
-    def _add_bias(self, Z: list[torch.Tensor], batch: int) -> list[torch.Tensor]:
-        """Add the bias in harmonic space: a constant ``c`` has the single coefficient ``f̂^0_{00} = c``
-        (saves a pass over the output grid)."""
-        return [Z[0] + self.bias.reshape(1, -1).repeat(1, batch)] + Z[1:]
+    def _add_bias(self, Z: list[torch.Tensor]) -> torch.Tensor:
+        """Concatenate the per-degree outputs (rows of ``f_out`` channels) and add the bias in harmonic
+        space: a constant ``c`` has the single coefficient ``F^0_{00} = c`` (the first ``B`` rows)."""
+        return torch.cat([Z[0] + self.bias.reshape(1, -1)] + Z[1:], 0)
 
     def _check(self, x: torch.Tensor) -> None:
         check_layer_input(x, self._name, self.nfeature_in, self.b_in, self._in_ndim)
@@ -162,20 +168,17 @@ class S2Convolution(_SpectralConv):
 
     def __init__(self, nfeature_in: int, nfeature_out: int, b_in: int, b_out: int, grid, *, scaling="default"):
         super().__init__(nfeature_in, nfeature_out, b_in, b_out, grid, 2, scaling)
-        self.kernel_transform = S2KernelTransform(self.grid, self.L)
+        self.kernel_transform = RealS2KernelTransform(self.grid, self.L)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check(x)
-        B, C, Co, L = x.shape[0], self.nfeature_in, self.nfeature_out, self.L
-        X = s2_analysis(x.reshape(B * C, 2 * self.b_in, 2 * self.b_in), L)  # [L(L+1)/2, B*C]
+        B, Co, L = x.shape[0], self.nfeature_out, self.L
+        X = s2_analysis(x, L)  # real coefficients [(l, B, a), c]
         K = self._kernel_spectrum()
         Z = []
-        for l, xl in enumerate(torch.split(X, [l + 1 for l in range(L)])):  # split: cheap backward
-            A = xl.reshape((l + 1) * B, C)  # [(m,B), c]
-            z = (A @ K[l]).view(l + 1, B, 2 * l + 1, Co)  # [m, B, n, c']
-            Z.append(z.transpose(1, 2).reshape((l + 1) * (2 * l + 1), B * Co))
-        y = so3_synthesis(torch.cat(self._add_bias(Z, B), 0), self.b_out, L)
-        return y.view(B, Co, 2 * self.b_out, 2 * self.b_out, 2 * self.b_out)
+        for l, xl in enumerate(torch.split(X, _block_rows(L, B, False))):  # split: cheap backward
+            Z.append((xl @ K[l]).view(-1, Co))  # [(B, a), c] @ [c, (n, c')] -> [(B, a, n), c']
+        return so3_synthesis(self._add_bias(Z), self.b_out, L, B)
 
 
 class SO3Convolution(_SpectralConv):
@@ -190,22 +193,18 @@ class SO3Convolution(_SpectralConv):
 
     def __init__(self, nfeature_in: int, nfeature_out: int, b_in: int, b_out: int, grid, *, scaling="default"):
         super().__init__(nfeature_in, nfeature_out, b_in, b_out, grid, 3, scaling)
-        self.kernel_transform = SO3KernelTransform(self.grid, self.L)
+        self.kernel_transform = RealSO3KernelTransform(self.grid, self.L)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check(x)
         B, C, Co, L = x.shape[0], self.nfeature_in, self.nfeature_out, self.L
-        X = so3_analysis(x.reshape(B * C, 2 * self.b_in, 2 * self.b_in, 2 * self.b_in), L)
+        X = so3_analysis(x, L)  # real coefficients [(l, B, a, b), c]
         K = self._kernel_spectrum()
         Z = []
-        for l, xl in enumerate(torch.split(X, _so3_block_sizes(L))):
+        for l, xl in enumerate(torch.split(X, _block_rows(L, B, True))):
             k = 2 * l + 1
-            xl = xl.view(l + 1, k, B, C)  # [m, p, B, c]
-            A = xl.transpose(1, 2).reshape((l + 1) * B, k * C)  # [(m,B), (p,c)]
-            z = (A @ K[l]).view(l + 1, B, k, Co)  # [m, B, n, c']
-            Z.append(z.transpose(1, 2).reshape((l + 1) * k, B * Co))
-        y = so3_synthesis(torch.cat(self._add_bias(Z, B), 0), self.b_out, L)
-        return y.view(B, Co, 2 * self.b_out, 2 * self.b_out, 2 * self.b_out)
+            Z.append((xl.view(B * k, k * C) @ K[l]).view(-1, Co))  # [(B, a), (b, c)] @ [(b, c), (n, c')]
+        return so3_synthesis(self._add_bias(Z), self.b_out, L, B)
 
 
 class SO3ToS2Convolution(_SpectralConv):
@@ -231,21 +230,18 @@ class SO3ToS2Convolution(_SpectralConv):
 
     def __init__(self, nfeature_in: int, nfeature_out: int, b_in: int, b_out: int, grid, *, scaling="default"):
         super().__init__(nfeature_in, nfeature_out, b_in, b_out, grid, 3, scaling)
-        self.kernel_transform = SO3KernelTransform(self.grid, self.L, sum_n=True)
+        self.kernel_transform = RealSO3KernelTransform(self.grid, self.L, sum_n=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check(x)
-        B, C, Co, L = x.shape[0], self.nfeature_in, self.nfeature_out, self.L
-        X = so3_analysis(x.reshape(B * C, 2 * self.b_in, 2 * self.b_in, 2 * self.b_in), L)
+        B, C, L = x.shape[0], self.nfeature_in, self.L
+        X = so3_analysis(x, L)  # real coefficients [(l, B, a, b), c]
         K = self._kernel_spectrum()
         Z = []
-        for l, xl in enumerate(torch.split(X, _so3_block_sizes(L))):
+        for l, xl in enumerate(torch.split(X, _block_rows(L, B, True))):
             k = 2 * l + 1
-            xl = xl.view(l + 1, k, B, C)
-            A = xl.transpose(1, 2).reshape((l + 1) * B, k * C)  # [(m,B), (p,c)]
-            Z.append((A @ K[l]).view(l + 1, B * Co))  # [m, (B, c')]
-        y = s2_synthesis(torch.cat(self._add_bias(Z, B), 0), self.b_out, L)
-        return y.view(B, Co, 2 * self.b_out, 2 * self.b_out)
+            Z.append(xl.view(B * k, k * C) @ K[l])  # [(B, a), (b, c)] @ [(b, c), c'] -> [(B, a), c']
+        return s2_synthesis(self._add_bias(Z), self.b_out, L, B)
 
 
 SO3ToS2 = SO3ToS2Convolution  # name used by Gerken et al.'s code

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 
-__all__ = ["tune_malloc"]
+__all__ = ["tune_malloc", "clear_workspace", "workspace_bytes"]
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -40,3 +40,18 @@ def tune_malloc(mmap_threshold: int = 32 << 20, trim_threshold: int = 1 << 30) -
     ok = mallopt(_M_MMAP_THRESHOLD, int(mmap_threshold)) == 1
     ok = (mallopt(_M_TRIM_THRESHOLD, int(trim_threshold)) == 1) and ok
     return ok
+
+
+def clear_workspace() -> None:
+    """Release the calling thread's transform workspace (the layers' reusable temporaries, see
+    :func:`s2cnn._real.workspace_buffer`); it is rebuilt on the next call."""
+    from ._real import clear_workspace as _clear
+
+    _clear()
+
+
+def workspace_bytes() -> int:
+    """Bytes held by the calling thread's transform workspace."""
+    from ._real import _WS
+
+    return sum(b.numel() * b.element_size() for b in _WS.bufs.values())
