@@ -249,3 +249,16 @@ def test_record_contents(compose_train, tmp_path):
 def test_wandb_logger_runs_offline_without_network(compose_train, tmp_path):
     rec = run_training(compose_train(["model=cnn_seg_tiny", *TINY, "logger=wandb", f"results_dir={tmp_path}"]))
     assert rec["status"] == "finished"
+
+
+@pytest.mark.parametrize("patience, stopped", [(2, True), (50, False)])
+def test_record_says_whether_early_stopping_ended_the_run(compose_train, tiny, patience, stopped):
+    """With a learning rate too small to change the score, early stopping ends the run after ``patience``
+    checks without gain; the record says so (also after testing restored the best checkpoint's state)."""
+    rec = run_training(
+        compose_train(
+            ["model=cnn_seg_tiny", *tiny, "optim.lr=1e-12", "trainer.max_epochs=6", f"trainer.patience={patience}"]
+        )
+    )
+    assert rec["stopped_early"] is stopped
+    assert rec["epochs_run"] == (patience + 1 if stopped else 6)

@@ -241,6 +241,8 @@ def _train(typed: TrainConfig, resolved: dict[str, Any], key: str, ckpt_dir: Pat
     fit_seconds = time.perf_counter() - t0 - setup_seconds
     # snapshot: testing from a checkpoint restores the callbacks' states (the history as of that epoch)
     rows = list(history.history)
+    stopping = trainer.early_stopping_callback
+    stopped_early = bool(stopping is not None and stopping.wait_count >= stopping.patience)
     time_to_threshold = history.time_to_threshold(typed.target)
 
     best_path = checkpoint.best_model_path if checkpoint is not None else ""
@@ -272,7 +274,7 @@ def _train(typed: TrainConfig, resolved: dict[str, Any], key: str, ckpt_dir: Pat
         "epochs_run": rows[-1]["epoch"] + 1 if rows else 0,
         "checks_run": len(rows),
         "steps_run": rows[-1]["step"] if rows else 0,
-        "stopped_early": bool(trainer.early_stopping_callback and trainer.early_stopping_callback.stopped_epoch > 0),
+        "stopped_early": stopped_early,
         "resumed_from_epoch": resumed_from_epoch,
         "timing": {
             "setup_seconds": setup_seconds,
