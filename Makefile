@@ -7,6 +7,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+LANES ?= 2
+SWEEP_DIR ?= results/sweep
 export WANDB_MODE ?= offline
 export HYDRA_FULL_ERROR ?= 1
 
@@ -38,12 +40,12 @@ format: install ## Apply ruff fixes and formatting
 data: install ## Fetch/install what datasets this machine can get, and report what is available
 	$(PY) -m eqaug.data.sources --fetch
 
-sweep: install ## The main job: the reduced segmentation study on the embedded MNIST digits, then the figures
-	$(PY) -m eqaug.train -m experiment=seg_mnist1_small
-	$(PY) -m eqaug.analysis
+sweep: install ## The main job: experiment=seg_quick (S2CNN vs CNNs, 24 runs, ~15 min on 2 cores) into results/sweep (SWEEP_DIR), then its figures and tables there
+	$(PY) scripts/run_study.py --set quick --lanes $(LANES) --results-dir $(SWEEP_DIR) --log-dir $(SWEEP_DIR)/logs/study
+	$(PY) -m eqaug.analysis figures --results-dir $(SWEEP_DIR) --out-dir $(SWEEP_DIR) --no-params
 
-study: install ## The whole CPU-scale study (all _small experiments, 2 lanes, hours; resumable), then the figures
-	$(PY) scripts/run_study.py --lanes 2
+study: install ## The whole CPU-scale study (all _small experiments on LANES=2 lanes, hours; resumable), then the figures
+	$(PY) scripts/run_study.py --lanes $(LANES)
 	$(PY) -m eqaug.analysis --results-dir results --out-dir results
 
 figures: install ## Regenerate results/summary.csv, figures, predictions and tables from the run records (no training)

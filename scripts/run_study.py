@@ -10,6 +10,7 @@ Usage::
     python scripts/run_study.py                       # every job, 2 lanes
     python scripts/run_study.py --lanes 1 --only seg_mnist1_small
     python scripts/run_study.py --list                # print the jobs
+    python scripts/run_study.py --set quick           # make sweep: experiment=seg_quick
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ JOBS: list[tuple[str, str, tuple[str, ...]]] = [
     ("seg_mnist1_small", "s2cnn_seg_204k_small", ("seed=0",)),
     ("seg_mnist1_small", "cnn_seg_1m_small", ()),
     ("seg_mnist1_small", "cnn_seg_218k_small", ()),
+    ("seg_unrotated_small", "cnn_seg_218k_small", ("seed=0",)),
     ("seg_mnist1_small", "s2cnn_seg_204k_small", ("seed=1",)),
     ("seg_unrotated_small", "cnn_seg_218k_small", ()),
     ("seg_mnist1_small", "s2cnn_seg_204k_small", ("seed=2",)),
@@ -53,9 +55,21 @@ JOBS: list[tuple[str, str, tuple[str, ...]]] = [
 ]
 
 
-def commands(only: set[str] | None, results_dir: str, extra: list[str]) -> list[list[str]]:
+#: ``make sweep``: the quick main job (``experiment=seg_quick``); the S2CNN jobs first, one per
+#: training-set size, so that the two lanes finish together.
+QUICK_JOBS: list[tuple[str, str, tuple[str, ...]]] = [
+    ("seg_quick", "s2cnn_seg_204k_small", ("data.n_train=1000",)),
+    ("seg_quick", "s2cnn_seg_204k_small", ("data.n_train=5000",)),
+    ("seg_quick", "cnn_seg_218k_small", ()),
+    ("seg_quick", "cnn_seg_1m_small", ()),
+]
+
+JOB_SETS = {"study": JOBS, "quick": QUICK_JOBS}
+
+
+def commands(only: set[str] | None, results_dir: str, extra: list[str], jobs=JOBS) -> list[list[str]]:
     out = []
-    for experiment, model, overrides in JOBS:
+    for experiment, model, overrides in jobs:
         if only and experiment not in only:
             continue
         out.append(
@@ -79,13 +93,16 @@ def commands(only: set[str] | None, results_dir: str, extra: list[str]) -> list[
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lanes", type=int, default=2, help="parallel sweeps (one thread each)")
-    parser.add_argument("--only", nargs="*", help="experiments to run (default: all)")
+    parser.add_argument(
+        "--set", choices=sorted(JOB_SETS), default="study", help="study (make study) or quick (make sweep)"
+    )
+    parser.add_argument("--only", nargs="*", help="experiments to run (default: all of the set)")
     parser.add_argument("--results-dir", default="results")
     parser.add_argument("--log-dir", default="results/logs/study", help="one log file per job")
     parser.add_argument("--list", action="store_true", help="print the jobs and exit")
     parser.add_argument("extra", nargs="*", help="extra Hydra overrides for every job")
     args = parser.parse_args(argv)
-    jobs = commands(set(args.only) if args.only else None, args.results_dir, args.extra)
+    jobs = commands(set(args.only) if args.only else None, args.results_dir, args.extra, JOB_SETS[args.set])
     if args.list:
         for cmd in jobs:
             print(" ".join(cmd[2:]))

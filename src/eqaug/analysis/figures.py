@@ -126,6 +126,17 @@ FIGURES: tuple[FigureSpec, ...] = (
 )
 
 
+#: Figures of single experiments that have no paper-scale twin: ``make sweep``'s ``seg_quick``.
+EXTRA_FIGURES: tuple[FigureSpec, ...] = (
+    FigureSpec(
+        "fig2",
+        ("seg_quick",),
+        "make sweep: one MNIST digit, 500 steps (S2CNN trained unrotated, CNNs rotated)",
+        panels=(Panel("test_rot", "evaluated on rotated data"), Panel("test_unrot", "evaluated on unrotated data")),
+    ),
+)
+
+
 @dataclass
 class FigureResult:
     """A written figure: its files, the sidecar's content and the footnote."""
@@ -329,8 +340,8 @@ def records_by_study(records: list[tuple[Path, dict]] | list[dict]) -> dict[str,
 
 
 def all_figure_specs(suffixes: tuple[str, ...] = ("", SMALL_SUFFIX)) -> list[FigureSpec]:
-    """Every figure at paper scale (``""``) and for the twins (``"_small"``)."""
-    return [spec if not s else spec.twin(s) for spec in FIGURES for s in suffixes]
+    """Every figure at paper scale (``""``) and for the twins (``"_small"``), then :data:`EXTRA_FIGURES`."""
+    return [spec if not s else spec.twin(s) for spec in FIGURES for s in suffixes] + list(EXTRA_FIGURES)
 
 
 def make_all_figures(
