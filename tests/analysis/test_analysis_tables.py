@@ -55,3 +55,25 @@ def test_markdown_table():
 
 def test_format_duration():
     assert [format_duration(s) for s in (None, 4.25, 45.2, 192, 54000)] == ["", "4.2s", "45s", "3m 12s", "15h 00m"]
+
+
+def test_study_table_seed_statistics(tmp_path):
+    """Mean, min and max over seeds per (model, n_train); failed runs are left out; one file per study."""
+    from eqaug.analysis.summary import summary_frame
+    from eqaug.analysis.tables import study_frame, write_study_tables
+
+    recs = [
+        make_record("s", "cnn_seg_218k", 1000, 0, score_rot=0.2, score_unrot=0.4),
+        make_record("s", "cnn_seg_218k", 1000, 1, score_rot=0.4, score_unrot=0.6),
+        make_record("s", "cnn_seg_218k", 1000, 2, status="failed"),
+        make_record("s", "s2cnn_seg_204k", 1000, 0, score_rot=0.7, score_unrot=0.7),
+    ]
+    frame = study_frame(summary_frame(recs), "s")
+    cnn = frame[frame["model"] == "cnn_seg_218k"].iloc[0]
+    assert cnn["seeds"] == 2
+    assert cnn["test_rot mean"] == pytest.approx(0.3) and cnn["test_rot min"] == 0.2 and cnn["test_rot max"] == 0.4
+    assert cnn["test_unrot mean"] == pytest.approx(0.5)
+    assert frame[frame["model"] == "s2cnn_seg_204k"].iloc[0]["regime"] != cnn["regime"]
+    paths = write_study_tables(summary_frame(recs), tmp_path)
+    assert sorted(p.name for p in paths) == ["study_s.csv", "study_s.md"]
+    assert "0.300" in (tmp_path / "study_s.md").read_text()

@@ -117,9 +117,11 @@ def _write_json(path: str | Path, payload: dict) -> Path:
 
 def _render_tables(out_dir: Path, bench_dir: Path, records: list[dict], targets, params: bool) -> None:
     from eqaug.analysis import tables
+    from eqaug.analysis.summary import summary_frame
 
     tables_dir = out_dir / "tables"
     written = tables.write_threshold_tables(records, tables_dir, targets)
+    written += tables.write_study_tables(summary_frame(records), tables_dir)
     for name, writer in (("latency.json", tables.write_latency_tables), ("profile.json", tables.write_profile_tables)):
         src = bench_dir / name
         if src.exists():

@@ -62,6 +62,7 @@ SUMMARY_COLUMNS = [
     *[f"{split}_{name}" for split in SPLITS for name in SCORE_METRICS],
     "best_epoch",
     "epochs",
+    "steps",
     "stopped_early",
     "wall_seconds",
     "train_seconds",
@@ -140,6 +141,7 @@ def record_row(record: dict[str, Any], path: str | os.PathLike | None = None) ->
         "metric": monitor,
         "best_epoch": record.get("best_epoch"),
         "epochs": record.get("epochs_run"),
+        "steps": record.get("steps_run"),
         "stopped_early": record.get("stopped_early"),
         "wall_seconds": timing.get("wall_seconds_total", record.get("wall_seconds")),
         "train_seconds": timing.get("train_seconds_total"),
@@ -178,7 +180,7 @@ def summary_frame(
                 pass
         rows.append(record_row(record, path))
     frame = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
-    for col in ("n_params", "n_items", "bandwidth", "n_train", "seed", "best_epoch", "epochs", "tt_epoch"):
+    for col in ("n_params", "n_items", "bandwidth", "n_train", "seed", "best_epoch", "epochs", "steps", "tt_epoch"):
         frame[col] = pd.array(frame[col], dtype="Int64")
     return frame.sort_values(
         ["study", "family", "model", "regime", "n_train", "seed", "run_key"], na_position="last"

@@ -464,3 +464,41 @@ def write_params_table(out_dir: str | os.PathLike, names: list[str] | None = Non
         "Made by `python -m eqaug.analysis` (`make figures`).",
     ]
     return write_table(frame, out_dir, "params", "Parameter counts", notes)
+
+
+# -- per-study results (the numbers results/STUDY.md quotes) ---------------------------------------
+
+
+def study_frame(summary: pd.DataFrame, study: str) -> pd.DataFrame:
+    """Seed statistics of one study's finished runs: per (model, regime, placement, n_train), the number
+    of seeds, mean / min / max of the monitored test score on rotated and on unrotated data, the mean
+    number of optimiser steps and training wall time, and how many runs early stopping ended."""
+    rows = summary[(summary["study"] == study) & (summary["status"] == "finished")]
+    out = []
+    keys = ["model", "regime", "projection_point", "n_train"]
+    for key, group in rows.groupby(keys, sort=True, dropna=False):
+        row = dict(zip(keys, key))
+        row["seeds"] = len(group)
+        for split in ("test_rot", "test_unrot"):
+            s = pd.to_numeric(group[f"{split}_score"], errors="coerce")
+            row[f"{split} mean"], row[f"{split} min"], row[f"{split} max"] = s.mean(), s.min(), s.max()
+        for col, name in (("steps", "steps"), ("train_seconds", "train s")):
+            row[name] = pd.to_numeric(group[col].astype("Float64"), errors="coerce").astype(float).mean()
+        row["stopped early"] = int(group["stopped_early"].astype(bool).sum())
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def write_study_tables(summary: pd.DataFrame, out_dir: str | os.PathLike) -> list[Path]:
+    """``study_<study>.{csv,md}`` for every study with finished runs."""
+    written: list[Path] = []
+    for study in sorted(summary.loc[summary["status"] == "finished", "study"].dropna().unique()):
+        frame = study_frame(summary, study)
+        notes = [
+            "Test score = non-background mIoU (segmentation) or accuracy (classification) of the best "
+            "validation checkpoint; mean, min and max over seeds. `steps`, `train s`: means over seeds.",
+        ]
+        written += write_table(
+            frame, out_dir, f"study_{study}", f"Results of study `{study}`", notes, {"steps": 0, "train s": 0}
+        )
+    return written
