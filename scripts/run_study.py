@@ -11,6 +11,7 @@ Usage::
     python scripts/run_study.py --lanes 1 --only seg_mnist1_small
     python scripts/run_study.py --list                # print the jobs
     python scripts/run_study.py --set quick           # make sweep: experiment=seg_quick
+    python scripts/run_study.py --set paper --lanes 6 # make paper: every claim at full scale on SLURM
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ JOBS: list[tuple[str, str, tuple[str, ...]]] = [
     ("seg_saturation_small", "cnn_seg_218k_small", ()),
     ("seg_saturation_small", "cnn_seg_1m_small", ()),
     ("seg_mnist1_small", "cnn_seg_5m5_small", ()),
+    ("seg_unrotated_small", "gscnn_seg_small", ()),
+    ("seg_mnist4_small", "gscnn_seg_small", ()),
+    ("seg_fashion_small", "gscnn_seg_small", ()),
 ]
 
 
@@ -64,10 +68,25 @@ QUICK_JOBS: list[tuple[str, str, tuple[str, ...]]] = [
     ("seg_quick", "cnn_seg_1m_small", ()),
 ]
 
-JOB_SETS = {"study": JOBS, "quick": QUICK_JOBS}
+#: ``make paper``: every claim at full scale (b = 50, the named models, 60k–1.2M samples), one Hydra
+#: multirun per experiment over its whole grid, submitted to SLURM as array jobs (all at once).
+PAPER_JOBS: list[tuple[str, str | None, tuple[str, ...]]] = [
+    (experiment, None, ())
+    for experiment in ("seg_mnist1", "seg_unrotated", "cls_mnist", "seg_mnist4", "seg_fashion", "seg_saturation")
+]
+
+JOB_SETS = {"study": JOBS, "quick": QUICK_JOBS, "paper": PAPER_JOBS}
+#: overrides of every job of a set: one CPU thread per lane, or a GPU per run through SLURM
+SET_OVERRIDES = {
+    "study": ("trainer.threads=1",),
+    "quick": ("trainer.threads=1",),
+    "paper": ("hydra/launcher=slurm", "trainer=gpu"),
+}
 
 
-def commands(only: set[str] | None, results_dir: str, extra: list[str], jobs=JOBS) -> list[list[str]]:
+def commands(
+    only: set[str] | None, results_dir: str, extra: list[str], jobs=JOBS, base: tuple[str, ...] = SET_OVERRIDES["study"]
+) -> list[list[str]]:
     out = []
     for experiment, model, overrides in jobs:
         if only and experiment not in only:
@@ -79,9 +98,9 @@ def commands(only: set[str] | None, results_dir: str, extra: list[str], jobs=JOB
                 "eqaug.train",
                 "-m",
                 f"experiment={experiment}",
-                f"model={model}",
+                *([f"model={model}"] if model else []),
                 *overrides,
-                "trainer.threads=1",
+                *base,
                 "trainer.enable_progress_bar=false",
                 f"results_dir={results_dir}",
                 *extra,
@@ -102,7 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="print the jobs and exit")
     parser.add_argument("extra", nargs="*", help="extra Hydra overrides for every job")
     args = parser.parse_args(argv)
-    jobs = commands(set(args.only) if args.only else None, args.results_dir, args.extra, JOB_SETS[args.set])
+    jobs = commands(
+        set(args.only) if args.only else None, args.results_dir, args.extra, JOB_SETS[args.set], SET_OVERRIDES[args.set]
+    )
     if args.list:
         for cmd in jobs:
             print(" ".join(cmd[2:]))

@@ -44,11 +44,11 @@ PARAMS = {
     "cnn_cls_tiny": 512,
     "s2cnn_seg_tiny": 17_785,
     "s2cnn_cls_tiny": 4_964,
-    # generalized spherical CNNs (Cobb et al. 2021): per-degree weights, so the _small twins are smaller
+    # generalized spherical CNNs (Cobb et al. 2021): per-degree weights, so the _small twins are widened
     "gscnn_seg": 206_083,
     "gscnn_cls": 144_732,
-    "gscnn_seg_small": 65_068,
-    "gscnn_cls_small": 57_869,
+    "gscnn_seg_small": 197_816,  # channels widened x1.8 to stay comparable to the S2CNN twin
+    "gscnn_cls_small": 135_946,  # channels widened x1.6
     "gscnn_seg_tiny": 2_967,
     "gscnn_cls_tiny": 1_590,
 }

@@ -23,6 +23,7 @@ import torch
 from s2cnn import (
     S2Convolution,
     SO3Convolution,
+    SO3Shortcut,
     SO3ToS2Convolution,
     rotation,
     s2_near_identity_grid,
@@ -49,6 +50,8 @@ LAYERS = [
     ("so3conv_up", lambda: SO3Convolution(2, 3, 4, 6, SO3G), 4, 6, True, True),
     ("so3tos2", lambda: SO3ToS2Convolution(3, 2, 4, 6, SO3G), 4, 6, True, False),
     ("so3tos2_down", lambda: SO3ToS2Convolution(2, 2, 6, 4, SO3G), 6, 4, True, False),
+    ("shortcut", lambda: SO3Shortcut(3, 2, 6, 4), 6, 4, True, True),
+    ("shortcut_up", lambda: SO3Shortcut(2, 3, 4, 6), 4, 6, True, True),
 ]
 IDS = [entry[0] for entry in LAYERS]
 
@@ -57,7 +60,9 @@ def _layer(make, dtype, device):
     torch.manual_seed(0)
     layer = make().to(device=device, dtype=dtype)
     with torch.no_grad():
-        layer.bias.normal_()
+        for name, p in layer.named_parameters():
+            if name.endswith("bias"):
+                p.normal_()
     return layer
 
 

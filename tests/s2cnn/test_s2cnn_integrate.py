@@ -26,3 +26,17 @@ def test_integral_is_degree_zero_coefficient_and_invariant(gen):
     s = random_s2_signal(6, 4, generator=gen)
     torch.testing.assert_close(integrate.s2_integrate(s), fft.s2_rfft(s)[..., 0].real)
     torch.testing.assert_close(integrate.s2_integrate(rotation.s2_rotation(s, *R)), integrate.s2_integrate(s))
+
+
+def test_gradcheck_integrate_and_shortcut():
+    """``so3_integrate`` and a non-trivial ``SO3Shortcut`` have correct gradients (float64, finite differences)."""
+    from s2cnn import SO3Shortcut
+
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 3, 6, 6, 6, dtype=torch.float64, generator=gen, requires_grad=True)
+    assert torch.autograd.gradcheck(integrate.so3_integrate, (x,))
+    torch.manual_seed(0)
+    shortcut = SO3Shortcut(3, 2, 3, 2).double()
+    assert shortcut.conv is not None
+    assert torch.autograd.gradcheck(shortcut, (x,), fast_mode=True)
+    assert SO3Shortcut(3, 3, 3, 3)(x) is x  # same shape: the identity

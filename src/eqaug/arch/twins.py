@@ -1,4 +1,4 @@
-"""Reduced-bandwidth twins of a spec (the ``_small`` configs: same channels, smaller input).
+"""Reduced-bandwidth twins of a spec (the ``_small`` configs: smaller input, comparable size).
 
 * CNN: the same features, kernels and strides at the new bandwidth; a kernel larger than the
   image entering its layer is replaced by the largest odd kernel that fits (so the parameter
@@ -8,13 +8,15 @@
   ``max_beta = beta_ref·π·b_new/b_in(layer)`` is recomputed. Explicit ``max_betas`` are dropped.
   Channels (and so the parameter count) are unchanged.
 * GSCNN: every bandlimit (``bandlimits``, and ``input_bandlimit``, ``output_bandlimit``, ``hybrid_bandlimit``
-  when set) scaled by ``b_new/b_old`` and rounded half up, at least 1 (a classifier's final ``1`` stays 1);
-  same channels. The weights are per degree, so the parameter count drops with the bandlimits.
+  when set) scaled by ``b_new/b_old`` and rounded half up, at least 1 (a classifier's final ``1`` stays 1).
+  The weights are per degree, so the count would drop with the bandlimits; the channels are widened by
+  ``f = sqrt(P_full / P_same_channels)`` rounded to 0.1 so that the twin stays comparable in size.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from eqaug.arch.common import round_half_up
 from eqaug.models.specs import (
@@ -62,6 +64,12 @@ def _fit_kernels(spec: CNNSegSpec | CNNClsSpec, bandwidth: int) -> list[int]:
     return kernels
 
 
+def _n_params(spec: ModelSpec) -> int:
+    from eqaug.models.registry import build_from_spec
+
+    return sum(p.numel() for p in build_from_spec(spec).parameters())
+
+
 def small_twin(spec: ModelSpec, bandwidth: int = 16, name: str | None = None) -> ModelSpec:
     """The twin of ``spec`` at input bandwidth ``bandwidth`` (default name ``<name>_small``)."""
     name = f"{spec.name}_small" if name is None else name
@@ -76,7 +84,7 @@ def small_twin(spec: ModelSpec, bandwidth: int = 16, name: str | None = None) ->
             return None if b is None else max(1, round_half_up(b * bandwidth / spec.bandwidth))
 
         extra = {"output_bandlimit": scale(spec.output_bandlimit)} if isinstance(spec, GSCNNSegSpec) else {}
-        return dataclasses.replace(
+        narrow = dataclasses.replace(
             spec,
             name=name,
             bandwidth=bandwidth,
@@ -85,4 +93,9 @@ def small_twin(spec: ModelSpec, bandwidth: int = 16, name: str | None = None) ->
             hybrid_bandlimit=scale(spec.hybrid_bandlimit),
             **extra,
         )
+        # the weights are per degree, so fewer degrees mean fewer parameters; widen every generalized layer by
+        # f = sqrt(P_full / P_narrow) rounded to 0.1 (the count is about quadratic in the channels) so that the
+        # twin stays comparable in size to the full model, as the S2CNN and CNN twins are
+        factor = round(math.sqrt(_n_params(spec) / _n_params(narrow)), 1)
+        return dataclasses.replace(narrow, features=[max(1, round_half_up(c * factor)) for c in spec.features])
     raise TypeError(f"no small twin for {type(spec).__name__}")
