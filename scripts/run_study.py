@@ -29,10 +29,12 @@ REPO = Path(__file__).resolve().parents[1]
 #: (experiment, model, extra overrides) in priority order: one job per model (and, for the slow
 #: S2CNN lines, per seed) so that the lanes balance and every point gets its first seed early.
 JOBS: list[tuple[str, str, tuple[str, ...]]] = [
-    ("seg_mnist1_small", "s2cnn_seg_204k_small", ("seed=0",)),
+    ("seg_mnist1_small", "s2cnn_seg_204k_small", ("seed=0", "data.n_train=1000")),
+    ("seg_unrotated_small", "cnn_seg_218k_small", ("seed=0",)),
+    ("seg_mnist1_small", "s2cnn_seg_204k_small", ("seed=0", "data.n_train=10000")),
+    ("seg_mnist1_small", "s2cnn_seg_204k_small", ("seed=0", "data.n_train=3000")),
     ("seg_mnist1_small", "cnn_seg_1m_small", ()),
     ("seg_mnist1_small", "cnn_seg_218k_small", ()),
-    ("seg_unrotated_small", "cnn_seg_218k_small", ("seed=0",)),
     ("seg_mnist1_small", "s2cnn_seg_204k_small", ("seed=1",)),
     ("seg_unrotated_small", "cnn_seg_218k_small", ()),
     ("seg_mnist1_small", "s2cnn_seg_204k_small", ("seed=2",)),
@@ -141,9 +143,8 @@ def main(argv: list[str] | None = None) -> int:
                 if not queue:
                     return
                 i, cmd = queue.pop(0)
-            name = "_".join(
-                [f"{i:02d}"] + [a.split("=")[1] for a in cmd[4:] if a.startswith(("experiment=", "model=", "seed="))]
-            )
+            keys = ("experiment=", "model=", "seed=", "data.n_train=")
+            name = "_".join([f"{i:02d}"] + [a.split("=")[1] for a in cmd[4:] if a.startswith(keys)])
             start = time.time()
             print(f"[lane {lane_id}] start {name}", flush=True)
             with open(log_dir / f"{name}.log", "a") as log:

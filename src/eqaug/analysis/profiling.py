@@ -15,7 +15,7 @@ under :class:`torch.profiler.profile`, one thread by default.
   (``so3_analysis`` = forward SO(3) FFT, ``so3_synthesis`` = inverse SO(3) FFT, ``s2_analysis``,
   ``s2_synthesis``) are wrapped in ``stage::`` ranges for the profiled steps (the names in
   :mod:`s2cnn.layers` are swapped for wrappers and restored afterwards); the rest of each step
-  (per-degree complex matmuls, kernel spectra, bias, ReLUs) is ``(rest)``.
+  (per-degree products (real GEMMs), kernel spectra, bias, ReLUs) is ``(rest)``.
 """
 
 from __future__ import annotations
@@ -243,7 +243,7 @@ def profile_model(
         stage_rows.append(
             {
                 "stage": "(rest)",
-                "description": "per-degree complex matmuls, kernel spectra, bias, ReLUs, glue",
+                "description": "per-degree products (real GEMMs), kernel spectra, bias, ReLUs, glue",
                 "calls": None,
                 "ms": _ms(rest, steps),
                 "share": 100 * rest / step_us,

@@ -231,7 +231,7 @@ def write_profile_tables(payload: dict[str, Any], out_dir: str | os.PathLike) ->
             "Share of inference time per s2cnn stage (harmonic transforms vs the rest)",
             [
                 "Inclusive CPU time of the s2cnn transforms the layers call (wrapped in profiler ranges while "
-                "profiling), share of the step; `(rest)` is everything else (per-degree complex matmuls, "
+                "profiling), share of the step; `(rest)` is everything else (per-degree products (real GEMMs), "
                 "kernel spectra, bias, ReLUs). Gerken et al.'s CUDA s2cnn: SO3_mm 45%, SO3_ifft_real 16%, "
                 "SO3_fft_real 14%.",
                 *common,
