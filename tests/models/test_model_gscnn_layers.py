@@ -14,6 +14,7 @@ from eqaug.models.gscnn import (
     ConstrainedConvolution,
     CrossChannelConvolution,
     EquivariantBatchNorm,
+    EquivariantLayerNorm,
     GeneralizedLayer,
     TensorProductActivation,
     UniformConvolution,
@@ -95,6 +96,7 @@ def test_constrained_convolutions_are_equivariant(dtype, tol):
         (CrossChannelConvolution(3, 3, L, 2), const_type(L, 2), const_type(L, 2)),
         (ConstrainedConvolution(3, 3, t_in, 2), t_in, const_type(L, 2)),
         (EquivariantBatchNorm(3, t_in), t_in, t_in),
+        (EquivariantLayerNorm(3, t_in), t_in, t_in),
     ]
     with torch.no_grad():
         cases[1][0].weight.add_(0.3 * torch.randn_like(cases[1][0].weight))
@@ -145,11 +147,11 @@ def test_gradcheck_activation_and_layer():
     assert torch.autograd.gradcheck(layer, (x,))
 
 
-@pytest.mark.parametrize("norm, depth", [("batch", 4), ("none", 1)])
+@pytest.mark.parametrize("norm, depth", [("layer", 4), ("batch", 4), ("none", 1)])
 def test_activations_stay_order_one_through_layers(norm, depth):
     """Unit fragments (``‖x^l_{c,t}‖ ≈ 1``) keep the mean fragment power in [0.2, 5] at initialisation.
 
-    With the (default) batch norm through four layers; without normalisation only one layer is O(1): the
+    With either norm (default: per sample) through four layers; without normalisation only one layer is O(1): the
     quadratic part compounds with depth (an unstable fixed point), which is why the models normalise.
     """
     torch.manual_seed(0)
@@ -159,7 +161,25 @@ def test_activations_stay_order_one_through_layers(norm, depth):
     for i in range(depth):
         layer = GeneralizedLayer(C, C, t, L_out=L, tau_out=1, mixing="rmst", norm=norm)
         with torch.no_grad():
-            x = layer(3.0 * x if norm == "batch" else x)  # the batch norm also removes the input's scale
+            x = layer(3.0 * x if norm != "none" else x)  # the norms also remove the input's scale
         power = x.pow(2).sum().item() / (L * B * C)
         assert 0.2 <= power <= 5.0, (i, power)
         t = layer.out_type
+
+
+def test_layer_norm_is_per_sample_and_mode_free():
+    """``norm="layer"`` normalises each sample by its own statistics: the same in training and evaluation,
+    a sample's output does not depend on the rest of the batch, and its fragments of each degree have
+    mean power 1 over the channels."""
+    torch.manual_seed(0)
+    t = (1, 2, 1, 3)
+    x = torch.randn(sum((2 * l + 1) * m for l, m in enumerate(t)), 4, 5) * 7.0
+    norm = EquivariantLayerNorm(5, t)
+    y_train = norm.train()(x)
+    torch.testing.assert_close(norm.eval()(x), y_train)
+    torch.testing.assert_close(norm(x[:, :1]), y_train[:, :1])
+    from eqaug.models.gscnn.signals import degree_index
+
+    idx = degree_index(t, x.device)
+    power = torch.zeros(len(t), 4).index_add_(0, idx, y_train.pow(2).sum(2)) / (5 * torch.tensor(t)[:, None])
+    torch.testing.assert_close(power, torch.ones_like(power), atol=1e-4, rtol=1e-4)

@@ -121,7 +121,7 @@ def test_one_training_step_reduces_the_loss_on_a_fixed_batch():
         (lambda: _seg(bandlimits=[6, 2, 6]), r"bandlimits\[2\]=6 is not allowed.*input bandlimit 2"),
         (lambda: _seg(bandlimits=[9, 4, 6]), r"bandlimits\[0\]=9 .*bandwidth 8"),
         (lambda: _seg(mixing="tree"), r"mixing='tree'.*'rmst'"),
-        (lambda: _seg(norm="layer"), r"norm='layer'"),
+        (lambda: _seg(norm="group"), r"norm='group'"),
         (lambda: _seg(tau=0), r"tau=0"),
         (lambda: _seg(output_bandlimit=12), r"output_bandlimit=12.*at most"),
         (lambda: _seg(input_bandlimit=9), r"input_bandlimit=9 is above"),

@@ -509,7 +509,7 @@ class S2CNNClsSpec:
 
 # --------------------------------------------------------------------------- GSCNN (Cobb et al. 2021)
 GSCNN_MIXING = ("full", "mst", "rmst")
-GSCNN_NORMS = ("batch", "none")
+GSCNN_NORMS = ("batch", "layer", "none")
 
 
 def _is_number(v) -> bool:
@@ -607,7 +607,7 @@ class _GSCNNFields:
     self_loops: bool = True
     rmst_base: float = 2.0
     include_input: bool = True
-    norm: str = "batch"
+    norm: str = "layer"
     hybrid: bool = True
     hybrid_features: int = 8
     hybrid_bandlimit: Optional[int] = None
@@ -649,7 +649,8 @@ class GSCNNSegSpec(_GSCNNFields):
     mixing : degree-mixing set ``"full"``, ``"mst"`` or ``"rmst"`` (:mod:`eqaug.models.gscnn.mixing`).
     self_loops, rmst_base : options of the MST sets.
     include_input : the activation passes its input fragments through next to the products.
-    norm : ``"batch"`` (equivariant norm-based batch normalisation before each activation) or ``"none"``.
+    norm : ``"layer"`` (per-sample norm-based normalisation before each activation), ``"batch"`` (batch
+        statistics, running averages in evaluation) or ``"none"``.
     hybrid : first layer ``S2Convolution`` + ReLU (not exactly equivariant: pointwise ReLU on the grid).
     hybrid_features, hybrid_bandlimit, hybrid_max_beta : its channels, output bandwidth (default
         ``bandwidth``) and kernel radius ``max_beta/π`` (``s2_near_identity_grid``).

@@ -22,6 +22,7 @@ from eqaug.models.gscnn.convolution import (
     ConstrainedConvolution,
     CrossChannelConvolution,
     EquivariantBatchNorm,
+    EquivariantLayerNorm,
     UniformConvolution,
 )
 from eqaug.models.gscnn.layers import GeneralizedLayer
@@ -35,6 +36,7 @@ __all__ = [
     "CrossChannelConvolution",
     "ConstrainedConvolution",
     "EquivariantBatchNorm",
+    "EquivariantLayerNorm",
     "GeneralizedLayer",
     "GSCNNSegmenter",
     "GSCNNClassifier",

@@ -26,6 +26,13 @@ activation (``norm="batch"``, default), which keeps fragment powers O(1) through
 ``\sqrt{E_{batch}[(1/τ_l) Σ_{t} ‖x^l_{c,t}‖²] + ε}`` (batch statistics in training, running averages in
 evaluation, no affine part — the next linear maps provide it).  The statistic is rotation invariant per sample,
 so the layer is exactly equivariant in both modes, also when every sample is rotated differently.
+
+:class:`EquivariantLayerNorm` (``norm="layer"``) divides the fragments of degree ``l`` of *one sample* by
+``\sqrt{(1/(C τ_l)) Σ_{c,t} ‖x^l_{c,t}‖² + ε}``: statistics of the sample itself, the same in training and
+evaluation.  The quadratic activation turns any mismatch between batch statistics and running averages
+into an error that grows like ``(1+δ)^{2^depth}``: with ``norm="batch"`` a 8-layer segmenter trained for a
+few hundred steps gave evaluation losses of 1e11 while its training loss was 1.5.  Equivariant for the same
+reason (a norm per sample and degree), and it keeps the relative powers of the channels of a degree.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ __all__ = [
     "CrossChannelConvolution",
     "ConstrainedConvolution",
     "EquivariantBatchNorm",
+    "EquivariantLayerNorm",
     "constrained_conv_params",
 ]
 
@@ -137,6 +145,21 @@ class ConstrainedConvolution(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.cross(self.channelwise(self.uniform(x)))
+
+
+class EquivariantLayerNorm(nn.Module):
+    """Per (sample, degree) norm-based normalisation over the channels (see the module docstring)."""
+
+    def __init__(self, channels: int, gtype: GType, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.gtype, self.eps, self.channels = tuple(gtype), eps, channels
+        self.register_buffer("_tau", torch.tensor([max(t, 1) for t in self.gtype], dtype=torch.float32))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        idx = degree_index(self.gtype, x.device)
+        power = x.new_zeros(len(self.gtype), x.shape[1]).index_add_(0, idx, x.pow(2).sum(2))
+        power = power / (self.channels * self._tau.to(x.dtype)[:, None])
+        return x * torch.rsqrt(power + self.eps).index_select(0, idx)[:, :, None]
 
 
 class EquivariantBatchNorm(nn.Module):

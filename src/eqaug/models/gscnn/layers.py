@@ -13,13 +13,13 @@ from __future__ import annotations
 from torch import nn
 
 from eqaug.models.gscnn.activation import TensorProductActivation
-from eqaug.models.gscnn.convolution import ConstrainedConvolution, EquivariantBatchNorm
+from eqaug.models.gscnn.convolution import ConstrainedConvolution, EquivariantBatchNorm, EquivariantLayerNorm
 from eqaug.models.gscnn.counting import activation_out_type, generalized_layer_params
 from eqaug.models.gscnn.signals import GType
 
 __all__ = ["GeneralizedLayer", "NORMS", "activation_out_type", "generalized_layer_params"]
 
-NORMS = ("batch", "none")
+NORMS = ("batch", "layer", "none")
 
 
 class GeneralizedLayer(nn.Module):
@@ -32,7 +32,7 @@ class GeneralizedLayer(nn.Module):
     L_out : output bandlimit (may exceed ``len(in_type)``, up to ``2 len(in_type) − 1``: products raise degrees).
     tau_out : output fragments per degree.
     mixing, include_input, self_loops, rmst_base : options of the activation.
-    norm : ``"batch"`` or ``"none"``.
+    norm : ``"batch"``, ``"layer"`` (per sample; no train/eval difference) or ``"none"``.
     bias : ``l = 0`` bias of the cross-channel convolution.
     """
 
@@ -53,7 +53,12 @@ class GeneralizedLayer(nn.Module):
         super().__init__()
         if norm not in NORMS:
             raise ValueError(f"norm={norm!r} is not allowed; choose one of {', '.join(map(repr, NORMS))}")
-        self.norm = EquivariantBatchNorm(c_in, in_type) if norm == "batch" else nn.Identity()
+        if norm == "batch":
+            self.norm = EquivariantBatchNorm(c_in, in_type)
+        elif norm == "layer":
+            self.norm = EquivariantLayerNorm(c_in, in_type)
+        else:
+            self.norm = nn.Identity()
         self.activation = TensorProductActivation(in_type, L_out, mixing, include_input, self_loops, rmst_base)
         self.conv = ConstrainedConvolution(c_in, c_out, self.activation.out_type, tau_out, bias)
         self.in_type, self.out_type = tuple(in_type), self.conv.out_type
