@@ -29,12 +29,12 @@ def test_fig2_files_sidecar_and_missing_runs(seg_results, tmp_path):
     side = json.loads((tmp_path / "figures" / "fig2_seg_mnist1.json").read_text())
     assert len(side["used_runs"]) == 33
     missing = {m["label"]: m for m in side["expected"]["missing"]}
-    assert len(missing) == 3 and side["expected"]["n_expected"] == 36
+    assert len(missing) == 12 and side["expected"]["n_expected"] == 45  # 9 of them: the GSCNN line
     assert missing["cnn_seg_1m n_train=60000 seed=0"]["reason"].startswith("failed (nan)")
     assert [f["kind"] for f in side["expected"]["failed"]] == ["nan"]
     # the footnote drawn on the figure names them, and says what the bands are
-    assert "missing 3 of 36 runs (1 failed)" in side["caption"] and "min–max over seeds" in side["caption"]
-    assert result.note and "cnn_seg_5m5 n_train=240000 seeds=1,2" in result.note
+    assert "missing 12 of 45 runs (1 failed)" in side["caption"] and "min–max over seeds" in side["caption"]
+    assert result.note and "gscnn_seg n_train=240000 seeds=0,1,2" in result.note
     point = next(p for p in side["points"] if p["model"] == "cnn_seg_218k" and p["n_train"] == 60000)
     assert (point["mean"], point["min"], point["max"], point["n"]) == pytest.approx((0.41, 0.40, 0.42, 3))
     assert point["regime"] == "rotated"
@@ -85,7 +85,7 @@ def test_cli_writes_summary_figures_and_tables(seg_results, tmp_path, capsys):
         for ext in ("png", "pdf", "json"):
             assert _nonempty(out / "figures" / f"{stem}.{ext}"), stem
     fig4 = json.loads((out / "figures" / "fig4_cls_mnist.json").read_text())
-    assert fig4["expected"]["n_expected"] == 60  # 4 models x 5 sizes <= 240k x 3 seeds
+    assert fig4["expected"]["n_expected"] == 75  # 5 models x 5 sizes <= 240k x 3 seeds
     # no checkpoints, no npz: the predictions figure is skipped with a note
     assert "neither a checkpoint nor" in printed
     ttt = pd.read_csv(out / "tables" / "time_to_threshold.csv")
