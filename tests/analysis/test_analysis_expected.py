@@ -24,11 +24,15 @@ def test_coverage_reports_missing_and_failed(seg_results):
     assert cov.n_expected == 45 and len(cov.found) == 33
     by_label = {m["label"]: m for m in cov.missing}
     gscnn = {f"gscnn_seg n_train={n} seed={s}" for n in (60000, 120000, 240000) for s in (0, 1, 2)}  # no records
-    assert set(by_label) == {
-        "cnn_seg_5m5 n_train=240000 seed=1",
-        "cnn_seg_5m5 n_train=240000 seed=2",
-        "cnn_seg_1m n_train=60000 seed=0",
-    } | gscnn
+    assert (
+        set(by_label)
+        == {
+            "cnn_seg_5m5 n_train=240000 seed=1",
+            "cnn_seg_5m5 n_train=240000 seed=2",
+            "cnn_seg_1m n_train=60000 seed=0",
+        }
+        | gscnn
+    )
     failed = by_label["cnn_seg_1m n_train=60000 seed=0"]
     assert failed["reason"].startswith("failed (nan): training loss is nan") and failed["run_key"]
     assert by_label["cnn_seg_5m5 n_train=240000 seed=1"]["reason"] == "no record"
