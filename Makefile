@@ -8,6 +8,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 LANES ?= 2
+# time-to-threshold targets of the tables (Table 3): at CPU scale the CNN twins reach about 0.05 mIoU on
+# rotated data within their 4,000 steps, so that is the matched target; 0.5 is the experiment's own
+FIGURE_OPTS ?= --target seg_mnist1_small=0.05 --target seg_mnist1_small=0.5
 SWEEP_DIR ?= results/sweep
 export WANDB_MODE ?= offline
 export HYDRA_FULL_ERROR ?= 1
@@ -46,13 +49,13 @@ sweep: install ## The main job: experiment=seg_quick (S2CNN vs CNNs, 24 runs, ~1
 
 study: install ## The whole CPU-scale study (all _small experiments on LANES=2 lanes, hours; resumable), then the figures
 	$(PY) scripts/run_study.py --lanes $(LANES)
-	$(PY) -m eqaug.analysis --results-dir results --out-dir results
+	$(PY) -m eqaug.analysis --results-dir results --out-dir results $(FIGURE_OPTS)
 
 paper: install ## Every claim at full scale on a SLURM GPU cluster (EQAUG_SLURM_* settings; cost: results/tables/paper_cost.md)
 	$(PY) scripts/run_study.py --set paper --lanes 6
 
 figures: install ## Regenerate results/summary.csv, figures, predictions and tables from the run records (no training)
-	$(PY) -m eqaug.analysis --results-dir results --out-dir results
+	$(PY) -m eqaug.analysis --results-dir results --out-dir results $(FIGURE_OPTS)
 
 bench: install ## Benchmarks: data, s2cnn layers, model latency/profiles (JSON/CSV in results/bench, tables in results/tables)
 	$(PY) scripts/bench_data.py

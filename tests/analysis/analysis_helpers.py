@@ -39,6 +39,8 @@ def make_history(scores: list[float], task: str = "seg", epoch_seconds: float = 
                 "val_seconds": 2.0,
                 "train_seconds_cum": train,
                 "wall_seconds_cum": wall,
+                "cpu_seconds_cum": wall - epoch - 1.0,  # the process waited 1 s per epoch
+                "step": 10 * (epoch + 1) - 1,
                 "train_loss": 1.0 / (epoch + 1),
                 "samples_per_second": 100.0,
                 f"val_{monitor}": score,

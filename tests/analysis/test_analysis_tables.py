@@ -12,11 +12,20 @@ from eqaug.analysis.tables import format_duration, threshold_frame, threshold_su
 def test_time_to_threshold_by_hand():
     history = make_history([0.5, 0.8, 0.95, 0.97])  # 10 s training + 2 s validation per epoch
     hit = time_to_threshold(history, "miou_nb", 0.9)
-    assert hit == {"target": 0.9, "reached": True, "epoch": 2, "wall_seconds": 36.0, "train_seconds": 30.0}
+    assert hit == {
+        "target": 0.9,
+        "reached": True,
+        "epoch": 2,
+        "step": 29,
+        "wall_seconds": 36.0,
+        "train_seconds": 30.0,
+        "cpu_seconds": 33.0,
+    }
     assert time_to_threshold(history, "miou_nb", 0.8)["epoch"] == 1  # >= counts
     assert time_to_threshold(history, "miou_nb", 0.5)["wall_seconds"] == 12.0
     miss = time_to_threshold(history, "miou_nb", 0.99)
     assert miss["reached"] is False and miss["epoch"] is None and miss["wall_seconds"] is None
+    assert miss["cpu_seconds"] is None and miss["step"] is None
 
 
 def test_threshold_tables_use_record_or_cli_targets():

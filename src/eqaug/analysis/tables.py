@@ -256,7 +256,8 @@ def time_to_threshold(history: list[dict[str, Any]], monitor: str, target: float
 
     Returns
     -------
-    ``{"target", "reached", "epoch", "wall_seconds", "train_seconds"}`` (``None`` times if never reached).
+    ``{"target", "reached", "epoch", "step", "wall_seconds", "train_seconds", "cpu_seconds"}`` (``None``
+    if never reached; ``step`` and ``cpu_seconds`` also when the history does not have them).
     """
     for row in history:
         score = row.get(f"val_{monitor}")
@@ -265,10 +266,13 @@ def time_to_threshold(history: list[dict[str, Any]], monitor: str, target: float
                 "target": target,
                 "reached": True,
                 "epoch": row["epoch"],
+                "step": row.get("step"),
                 "wall_seconds": row.get("wall_seconds_cum"),
                 "train_seconds": row.get("train_seconds_cum"),
+                "cpu_seconds": row.get("cpu_seconds_cum"),
             }
-    return {"target": target, "reached": False, "epoch": None, "wall_seconds": None, "train_seconds": None}
+    none = dict.fromkeys(("epoch", "step", "wall_seconds", "train_seconds", "cpu_seconds"))
+    return {"target": target, "reached": False, **none}
 
 
 def format_duration(seconds: float | None) -> str:
@@ -330,8 +334,10 @@ def threshold_frame(records: list[dict[str, Any]], targets: dict[str, list[float
                     "target": target,
                     "reached": hit["reached"],
                     "epoch": hit["epoch"],
+                    "step": hit.get("step"),
                     "wall_seconds": hit["wall_seconds"],
                     "train_seconds": hit["train_seconds"],
+                    "cpu_seconds": hit.get("cpu_seconds"),
                     "epochs_run": len(history),
                     "best_val": max(
                         (r[f"val_{monitor}"] for r in history if r.get(f"val_{monitor}") is not None), default=None
@@ -341,8 +347,8 @@ def threshold_frame(records: list[dict[str, Any]], targets: dict[str, list[float
                 }
             )
     cols = [
-        "study", "model", "family", "regime", "n_train", "seed", "metric", "target", "reached", "epoch",
-        "wall_seconds", "train_seconds", "epochs_run", "best_val", "test_rot", "run_key",
+        "study", "model", "family", "regime", "n_train", "seed", "metric", "target", "reached", "epoch", "step",
+        "wall_seconds", "train_seconds", "cpu_seconds", "epochs_run", "best_val", "test_rot", "run_key",
     ]  # fmt: skip
     frame = pd.DataFrame(rows, columns=cols)
     return frame.sort_values(["study", "target", "family", "model", "n_train", "seed"]).reset_index(drop=True)
@@ -365,6 +371,8 @@ def threshold_summary(frame: pd.DataFrame) -> pd.DataFrame:
                 "seconds_median": float(secs.median()) if len(hit) else None,
                 "seconds_min": float(secs.min()) if len(hit) else None,
                 "seconds_max": float(secs.max()) if len(hit) else None,
+                "step_median": _median(hit["step"]) if len(hit) else None,
+                "cpu_seconds_median": _median(hit["cpu_seconds"]) if len(hit) else None,
                 "test_rot_mean": float(group["test_rot"].astype(float).mean()),
             }
         )
@@ -378,9 +386,16 @@ def threshold_summary(frame: pd.DataFrame) -> pd.DataFrame:
             "seconds_median",
             "seconds_min",
             "seconds_max",
+            "step_median",
+            "cpu_seconds_median",
             "test_rot_mean",
         ],
     )
+
+
+def _median(values: pd.Series) -> float | None:
+    v = pd.to_numeric(values, errors="coerce").astype(float).dropna()
+    return float(v.median()) if len(v) else None
 
 
 def write_threshold_tables(records: list[dict[str, Any]], out_dir: str | os.PathLike, targets=None) -> list[Path]:
@@ -389,6 +404,7 @@ def write_threshold_tables(records: list[dict[str, Any]], out_dir: str | os.Path
     summary = threshold_summary(frame)
     summary = summary.assign(
         time_median=summary["seconds_median"].map(format_duration),
+        cpu_median=summary["cpu_seconds_median"].map(format_duration),
         time_range=[
             f"{format_duration(a)} – {format_duration(b)}" if a == a and a is not None else ""
             for a, b in zip(summary["seconds_min"], summary["seconds_max"])
@@ -400,7 +416,8 @@ def write_threshold_tables(records: list[dict[str, Any]], out_dir: str | os.Path
         fastest = group[group["reached"] > 0].sort_values("seconds_median").groupby("model", sort=False).head(1)
         if not fastest.empty:
             parts.append("Fastest configuration per model (cf. Table 3: training time at matched accuracy):\n")
-            cols = ["model", "regime", "n_train", "reached", "runs", "time_median", "test_rot_mean"]
+            cols = ["model", "regime", "n_train", "reached", "runs", "step_median", "time_median", "cpu_median"]
+            cols.append("test_rot_mean")
             parts.append(to_markdown(fastest[cols], {"test_rot_mean": 4}) + "\n")
         else:
             parts.append("No run reached the target.\n")
@@ -412,15 +429,19 @@ def write_threshold_tables(records: list[dict[str, Any]], out_dir: str | os.Path
             "runs",
             "reached",
             "epoch_median",
+            "step_median",
             "time_median",
             "time_range",
+            "cpu_median",
             "test_rot_mean",
         ]
-        parts.append(to_markdown(group[cols], {"test_rot_mean": 4, "epoch_median": 1}) + "\n")
+        parts.append(to_markdown(group[cols], {"test_rot_mean": 4, "epoch_median": 1, "step_median": 0}) + "\n")
     notes = [
         "First epoch whose validation score reaches the target, from each record's per-epoch history; time = "
         "cumulative wall time of training and validation up to that epoch (median and range over the seeds "
-        "that reached it). `test_rot_mean` is the mean rotated-test score of the configuration's runs. "
+        "that reached it); `cpu_median`: the same in CPU time of the training process (one thread per run, so "
+        "it is the compute spent, and it does not count time the process waited); `step_median`: optimiser "
+        "steps. `test_rot_mean` is the mean rotated-test score of the configuration's runs. "
         "The CSV has one row per run. Targets: the experiments' `target` unless given with "
         "`python -m eqaug.analysis --target [STUDY=]VALUE`.",
     ]
