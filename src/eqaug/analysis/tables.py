@@ -418,7 +418,7 @@ def write_threshold_tables(records: list[dict[str, Any]], out_dir: str | os.Path
             parts.append("Fastest configuration per model (cf. Table 3: training time at matched accuracy):\n")
             cols = ["model", "regime", "n_train", "reached", "runs", "step_median", "time_median", "cpu_median"]
             cols.append("test_rot_mean")
-            parts.append(to_markdown(fastest[cols], {"test_rot_mean": 4}) + "\n")
+            parts.append(to_markdown(fastest[cols], {"test_rot_mean": 4, "step_median": 0}) + "\n")
         else:
             parts.append("No run reached the target.\n")
         parts.append("All configurations:\n")
