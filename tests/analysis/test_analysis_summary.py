@@ -49,3 +49,14 @@ def test_aggregation_over_seeds_by_hand(seg_results):
     big = agg.loc[("cnn_seg_5m5", 240000)]
     assert big["n"] == 1 and big["mean"] == pytest.approx(0.65)
     assert len(agg) == 12
+
+
+def test_stopped_early_is_derived_from_the_budget():
+    from eqaug.analysis.summary import stopped_early
+
+    rec = {"status": "finished", "steps_run": 700, "epochs_run": 23, "stopped_early": False}
+    rec["config"] = {"trainer": {"max_steps": 4000, "max_epochs": 1000}}
+    assert stopped_early(rec) is True  # the old records' flag said False
+    assert stopped_early({**rec, "steps_run": 4000}) is False
+    assert stopped_early({**rec, "config": {"trainer": {"max_steps": -1, "max_epochs": 23}}}) is False
+    assert stopped_early({**rec, "status": "failed"}) is False  # not derived: the record's own flag

@@ -142,7 +142,7 @@ def record_row(record: dict[str, Any], path: str | os.PathLike | None = None) ->
         "best_epoch": record.get("best_epoch"),
         "epochs": record.get("epochs_run"),
         "steps": record.get("steps_run"),
-        "stopped_early": record.get("stopped_early"),
+        "stopped_early": stopped_early(record),
         "wall_seconds": timing.get("wall_seconds_total", record.get("wall_seconds")),
         "train_seconds": timing.get("train_seconds_total"),
         "tt_target": ttt.get("target"),
@@ -158,6 +158,21 @@ def record_row(record: dict[str, Any], path: str | os.PathLike | None = None) ->
         for name in SCORE_METRICS:
             row[f"{split}_{name}"] = _metric(block, split, name)
     return row
+
+
+def stopped_early(record: dict[str, Any]) -> bool | None:
+    """Whether early stopping ended a finished run: it ended before its step and epoch budgets.
+
+    Derived from the budget rather than the record's own flag, which records written before the fix of
+    2026-11-22 got wrong (it was read after testing had restored the early-stopping state)."""
+    trainer = (record.get("config") or {}).get("trainer") or {}
+    steps, epochs = record.get("steps_run"), record.get("epochs_run")
+    if record.get("status") != "finished" or steps is None or epochs is None or trainer.get("fast_dev_run"):
+        return record.get("stopped_early")
+    max_steps, max_epochs = trainer.get("max_steps"), trainer.get("max_epochs")
+    by_steps = max_steps is not None and max_steps > 0 and steps >= max_steps
+    by_epochs = max_epochs is not None and max_epochs > 0 and epochs >= max_epochs
+    return not (by_steps or by_epochs)
 
 
 def summary_frame(
