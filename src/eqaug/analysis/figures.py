@@ -260,7 +260,9 @@ def make_figure(
     metric = MAIN_METRIC.get(task, "score")
 
     n_panels = len(spec.panels)
-    fig, axes = plt.subplots(1, n_panels, figsize=(5.4 * n_panels, 4.3), squeeze=False)
+    fig, axes = plt.subplots(
+        1, n_panels, figsize=(5.4 * n_panels, 4.3), squeeze=False, sharey=True
+    )  # panels compare the same score
     points: list[dict[str, Any]] = []
     xs_all = sorted({int(x) for x in finished["n_train"].dropna()}) if not finished.empty else []
     for ax, panel in zip(axes[0], spec.panels):
