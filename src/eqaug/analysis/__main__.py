@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         nargs="+",
         default=None,
-        help="batch sizes (default: 1 8 32 for _small, 1 8 for full)",
+        help="batch sizes (default: 1 8 32)",
     )
     lat.add_argument("--devices", nargs="+", default=None, help="cpu and/or cuda (default: cpu, plus cuda if present)")
     lat.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
