@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from eqaug.data import DataSpec, SphericalDataset, load_pools, make_dataloader
+from eqaug.environment import cpu_name
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = [
@@ -31,16 +32,6 @@ CASES = [
     ("single-digit cls", dict(task="cls", n_items=1)),
 ]
 BANDWIDTHS = (16, 50)
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _summary(wall: list[float], cpu: list[float], batch_size: int) -> dict:
@@ -122,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         "batch_size": args.batch_size,
         "warmup_batches": args.warmup,
         "planar_source": f"{pools.dataset} from {pools.source} ({pools.sizes[0]} train items)",
-        "cpu": _cpu_name(),
+        "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),
         "versions": {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__},
         "results": results,

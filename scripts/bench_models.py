@@ -48,7 +48,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from eqaug.environment import cpu_name
 from eqaug.models import as_spec, build_model, count_params, model_names
+from s2cnn.perf import peak_tensor_bytes, workspace_bytes
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -71,17 +73,6 @@ TWIN_PAIRS = (
     ("s2cnn_cls_150k_small", "cnn_cls_114k_small"),
 )
 MEMORY_RUNS = (("s2cnn_seg_204k", 1), ("s2cnn_seg_204k", 8), ("s2cnn_seg_204k", 32), *((m, 32) for m in TWIN_MODELS))
-
-
-def cpu_model() -> str:
-    """CPU model name from /proc/cpuinfo (or ``platform.processor()``)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def quartiles(xs: list[float]) -> tuple[float, float, float]:
@@ -218,8 +209,6 @@ def _reset_peak_rss() -> bool:
 
 def memory_probe(name: str, batch: int, threads: int) -> dict:
     """Run in a fresh process: build, one warm-up training step (plans, tables, workspace), one measured step."""
-    from torch.profiler import ProfilerActivity, profile
-
     torch.set_num_threads(threads)
     spec = as_spec(name)
     torch.manual_seed(0)
@@ -235,24 +224,8 @@ def memory_probe(name: str, batch: int, threads: int) -> dict:
     fn()
     hwm_step = _status_mb("VmHWM")
     model.zero_grad(set_to_none=True)
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        fn()
-    deltas = []
-    for e in prof.events():
-        d = e.cpu_memory_usage if e.name == "[memory]" else e.self_cpu_memory_usage
-        if d:
-            deltas.append((e.time_range.start, d))
-    deltas.sort()
-    cur = peak = 0
-    for _, d in deltas:
-        cur += d
-        peak = max(peak, cur)
-    try:
-        from s2cnn.perf import workspace_bytes
-
-        ws = workspace_bytes() / 2**20
-    except ImportError:  # pragma: no cover
-        ws = 0.0
+    peak = peak_tensor_bytes(fn)
+    ws = workspace_bytes() / 2**20
     return {
         "model": name,
         "batch_size": batch,
@@ -433,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
             "dtype": "float32",
             "torch": torch.__version__,
             "python": platform.python_version(),
-            "cpu": cpu_model(),
+            "cpu": cpu_name(),
             "logical_cpus": os.cpu_count(),
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),

@@ -57,7 +57,7 @@ from s2cnn import (
     so3_near_identity_grid,
     so3_rotation,
 )
-from s2cnn.perf import workspace_bytes
+from s2cnn.perf import peak_tensor_bytes, workspace_bytes
 from s2cnn.testing import equivariance_error, random_rotation, random_s2_signal, random_so3_signal, relative_error
 
 REFERENCE = {
@@ -141,22 +141,8 @@ def time_mode(model, x, mode: str, repeats: int, warmup: int, device) -> dict:
 
 
 def peak_memory_mb(model, x, mode: str) -> float:
-    """Peak live tensor memory (MiB) allocated during one call, from the profiler's memory events."""
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        run_mode(model, x, mode)
-    deltas = []
-    for e in prof.events():
-        d = e.cpu_memory_usage if e.name == "[memory]" else e.self_cpu_memory_usage
-        if d:
-            deltas.append((e.time_range.start, d))
-    deltas.sort()
-    cur = peak = 0
-    for _, d in deltas:
-        cur += d
-        peak = max(peak, cur)
-    return peak / 2**20
+    """Peak live tensor memory (MiB) allocated during one call (:func:`s2cnn.perf.peak_tensor_bytes`)."""
+    return peak_tensor_bytes(lambda: run_mode(model, x, mode)) / 2**20
 
 
 def equivariance_errors(n_rot: int = 3) -> dict:

@@ -23,12 +23,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 from pathlib import Path
 
 import pandas as pd
 
+from eqaug.analysis.expected import expected_cells, sweep_params
 from eqaug.analysis.tables import write_table
 
 EXPERIMENTS = ("seg_mnist1", "seg_unrotated", "cls_mnist", "seg_mnist4", "seg_fashion", "seg_saturation")
@@ -44,15 +44,7 @@ def _compose(overrides: list[str]):
     register_configs()
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(config_name="train", overrides=overrides, return_hydra_config=True)
-
-
-def grid(experiment: str) -> list[dict[str, str]]:
-    """Every point of the experiment's sweep (``hydra.sweeper.params``) as overrides."""
-    params = _compose([f"experiment={experiment}"]).hydra.sweeper.params or {}
-    keys = list(params)
-    values = [[v.strip() for v in str(params[k]).split(",")] for k in keys]
-    return [dict(zip(keys, combo)) for combo in itertools.product(*values)]
+        return compose(config_name="train", overrides=overrides)
 
 
 def per_sample_costs(bench: dict) -> tuple[dict[str, float], dict[str, float]]:
@@ -71,7 +63,7 @@ def estimate(gpu_speedup: float, bench_path: Path) -> pd.DataFrame:
     rows = []
     for experiment in EXPERIMENTS:
         per_model: dict[str, dict] = {}
-        for point in grid(experiment):
+        for point in expected_cells(sweep_params(experiment)):
             cfg = _compose([f"experiment={experiment}", *(f"{k}={v}" for k, v in point.items())])
             model, epochs = cfg.model.name, int(cfg.trainer.max_epochs)
             seconds = epochs * (int(cfg.data.n_train) * train[model] + int(cfg.data.n_val) * fwd[model])

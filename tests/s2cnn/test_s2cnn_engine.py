@@ -21,7 +21,7 @@ from s2cnn import (
 )
 from s2cnn import coeffs as C
 from s2cnn.perf import clear_workspace
-from s2cnn.testing import random_s2_signal, random_so3_signal
+from s2cnn.testing import gradcheck_layer, random_s2_signal, random_so3_signal
 from s2cnn.wigner import wigner_D_list
 
 SMALL_SO3_GRID = so3_near_identity_grid(max_beta=0.4, n_alpha=3, n_beta=2, n_gamma=2)
@@ -157,13 +157,7 @@ def test_gradients_every_engine(make, shape, engine, gen):
     torch.manual_seed(0)
     layer = make().double()
     x = torch.randn(*shape, dtype=torch.float64, generator=gen, requires_grad=True)
-    kernel = layer.kernel.detach().clone().requires_grad_(True)
-
-    def f(inp, k):
-        return torch.func.functional_call(layer, {"kernel": k, "bias": layer.bias}, (inp,))
-
-    assert torch.autograd.gradcheck(f, (x, kernel), fast_mode=True)
-    assert torch.autograd.gradgradcheck(f, (x, kernel), fast_mode=True)
+    assert gradcheck_layer(layer, x, second_order=True)
 
 
 @pytest.mark.parametrize("b,L", [(6, 6), (7, 4), (9, 9)])

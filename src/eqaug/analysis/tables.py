@@ -492,22 +492,33 @@ def write_params_table(out_dir: str | os.PathLike, names: list[str] | None = Non
 
 def study_frame(summary: pd.DataFrame, study: str) -> pd.DataFrame:
     """Seed statistics of one study's finished runs: per (model, regime, placement, n_train), the number
-    of seeds, mean / min / max of the monitored test score on rotated and on unrotated data, the mean
-    number of optimiser steps and training wall time, and how many runs early stopping ended."""
-    rows = summary[(summary["study"] == study) & (summary["status"] == "finished")]
-    out = []
+    of seeds, mean / min / max of the monitored test score on rotated and on unrotated data
+    (:func:`~eqaug.analysis.summary.aggregate_seeds`), the mean number of optimiser steps and training
+    wall time, and how many runs early stopping ended."""
+    from eqaug.analysis.summary import aggregate_seeds
+
     keys = ["model", "regime", "projection_point", "n_train"]
-    for key, group in rows.groupby(keys, sort=True, dropna=False):
-        row = dict(zip(keys, key))
-        row["seeds"] = len(group)
-        for split in ("test_rot", "test_unrot"):
-            s = pd.to_numeric(group[f"{split}_score"], errors="coerce")
-            row[f"{split} mean"], row[f"{split} min"], row[f"{split} max"] = s.mean(), s.min(), s.max()
-        for col, name in (("steps", "steps"), ("train_seconds", "train s")):
-            row[name] = pd.to_numeric(group[col].astype("Float64"), errors="coerce").astype(float).mean()
-        row["stopped early"] = int(group["stopped_early"].astype(bool).sum())
-        out.append(row)
-    return pd.DataFrame(out)
+    rows = summary[(summary["study"] == study) & (summary["status"] == "finished")]
+    per_run = rows.assign(
+        steps=rows["steps"].astype(float),
+        train_s=pd.to_numeric(rows["train_seconds"], errors="coerce").astype(float),
+        stopped=rows["stopped_early"].astype(bool).astype(int),
+    )
+    frame = (
+        per_run.groupby(keys, dropna=False)
+        .agg(
+            seeds=("run_key", "size"), steps=("steps", "mean"), train_s=("train_s", "mean"), stopped=("stopped", "sum")
+        )
+        .reset_index()
+    )
+    scores = []
+    for split in ("test_rot", "test_unrot"):
+        agg = aggregate_seeds(rows, f"{split}_score", tuple(keys))[[*keys, "mean", "min", "max"]]
+        agg = agg.rename(columns={c: f"{split} {c}" for c in ("mean", "min", "max")})
+        frame = frame.merge(agg, on=keys, how="left")
+        scores += list(agg.columns[len(keys) :])
+    frame = frame.rename(columns={"train_s": "train s", "stopped": "stopped early"})
+    return frame[[*keys, "seeds", *scores, "steps", "train s", "stopped early"]]
 
 
 def write_study_tables(summary: pd.DataFrame, out_dir: str | os.PathLike) -> list[Path]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 
-__all__ = ["tune_malloc", "clear_workspace", "workspace_bytes"]
+__all__ = ["tune_malloc", "clear_workspace", "workspace_bytes", "peak_tensor_bytes"]
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -55,3 +55,27 @@ def workspace_bytes() -> int:
     from ._real import _WS
 
     return sum(b.numel() * b.element_size() for b in _WS.bufs.values())
+
+
+def peak_tensor_bytes(fn) -> int:
+    """Peak of live tensor memory allocated (CPU) while ``fn()`` runs, in bytes.
+
+    ``torch.profiler`` with ``profile_memory=True`` records each operator's own allocations and the
+    frees (``[memory]`` events); they are replayed in time order and the maximum running sum is the peak.
+    ``tracemalloc`` misses torch's allocations, and RSS high-water marks include the allocator's caching.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    deltas = []
+    for e in prof.events():
+        d = e.cpu_memory_usage if e.name == "[memory]" else e.self_cpu_memory_usage
+        if d:
+            deltas.append((e.time_range.start, d))
+    deltas.sort()
+    cur = peak = 0
+    for _, d in deltas:
+        cur += d
+        peak = max(peak, cur)
+    return peak

@@ -44,6 +44,7 @@ __all__ = [
     "equivariance_error",
     "assert_equivariant",
     "relative_error",
+    "gradcheck_layer",
 ]
 
 _CDTYPE = {torch.float32: torch.complex64, torch.float64: torch.complex128}
@@ -143,3 +144,15 @@ def assert_equivariant(
     err = equivariance_error(f, x, rotate_in, rotate_out)
     assert err <= tol, f"equivariance error {err:.3e} exceeds tolerance {tol:.1e}"
     return err
+
+
+def gradcheck_layer(layer: torch.nn.Module, x: torch.Tensor, second_order: bool = False) -> bool:
+    """``torch.autograd.gradcheck`` (and optionally ``gradgradcheck``) of a float64 layer with respect to
+    its input ``x`` and its ``kernel`` (the bias held fixed), in ``fast_mode``."""
+    kernel = layer.kernel.detach().clone().requires_grad_(True)
+
+    def f(inp: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        return torch.func.functional_call(layer, {"kernel": k, "bias": layer.bias}, (inp,))
+
+    ok = torch.autograd.gradcheck(f, (x, kernel), fast_mode=True)
+    return ok and (not second_order or torch.autograd.gradgradcheck(f, (x, kernel), fast_mode=True))
