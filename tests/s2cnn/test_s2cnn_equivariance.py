@@ -54,6 +54,11 @@ LAYERS = [
     ("shortcut_up", lambda: SO3Shortcut(2, 3, 4, 6), 4, 6, True, True),
 ]
 IDS = [entry[0] for entry in LAYERS]
+# with the ReLU fused into the inverse FFT: pointwise, so equivariant under the grid rotations only
+RELU_LAYERS = [
+    ("s2conv_relu", lambda: S2Convolution(2, 3, 6, 4, S2G, activation="relu"), 6, 4, False, True),
+    ("so3conv_relu", lambda: SO3Convolution(3, 2, 6, 4, SO3G, activation="relu"), 6, 4, True, True),
+]
 
 
 def _layer(make, dtype, device):
@@ -78,7 +83,9 @@ def _generic(on_so3: bool, R):
     return (lambda t: rotation.so3_rotation(t, *R)) if on_so3 else (lambda t: rotation.s2_rotation(t, *R))
 
 
-@pytest.mark.parametrize("name,make,b_in,b_out,so3_in,so3_out", LAYERS, ids=IDS)
+@pytest.mark.parametrize(
+    "name,make,b_in,b_out,so3_in,so3_out", LAYERS + RELU_LAYERS, ids=IDS + [e[0] for e in RELU_LAYERS]
+)
 def test_exact_grid_rotations(name, make, b_in, b_out, so3_in, so3_out, dtype, tol, device, gen):
     layer = _layer(make, dtype, device)
     shape = (2, layer.nfeature_in) + (2 * b_in,) * (3 if so3_in else 2)

@@ -306,3 +306,54 @@ def test_peak_tensor_bytes_sees_a_temporary():
         return float(t.sum())
 
     assert 4 << 20 <= peak_tensor_bytes(fn) < 8 << 20
+
+
+# --- activation="relu": the ReLU fused into the inverse SO(3) FFT -------------------------------------------------
+
+
+def _relu_pair(kind: str, dtype=torch.float32):
+    """A layer with the fused ReLU and the same layer without it (same parameters)."""
+    torch.manual_seed(0)
+    if kind == "s2":
+        make = lambda act: S2Convolution(2, 3, 8, 6, SMALL_S2_GRID, activation=act)  # noqa: E731
+        x = random_s2_signal(8, 3, 2, dtype=dtype)
+    else:
+        make = lambda act: SO3Convolution(3, 2, 8, 6, SMALL_SO3_GRID, activation=act)  # noqa: E731
+        x = random_so3_signal(8, 3, 3, dtype=dtype)
+    fused = make("relu").to(dtype)
+    with torch.no_grad():
+        fused.bias.normal_()  # a bias moves values across 0: both signs present
+    plain = make(None).to(dtype)
+    plain.load_state_dict(fused.state_dict())
+    return fused, plain, x
+
+
+@pytest.mark.parametrize("kind", ["s2", "so3"])
+@pytest.mark.parametrize("chunk_bytes", [None, 1], ids=["one_chunk", "chunk_per_sample"])
+def test_fused_relu_equals_relu_after_layer(kind, chunk_bytes, monkeypatch):
+    # the same values and gradients as F.relu(layer(x)), also when the grid is processed in several chunks
+    if chunk_bytes is not None:
+        monkeypatch.setattr("s2cnn._real.CHUNK_BYTES", chunk_bytes)
+    fused, plain, x = _relu_pair(kind)
+    xf, xp = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    yf, yp = fused(xf), torch.relu(plain(xp))
+    assert torch.equal(yf, yp)
+    assert 0.2 < (yf > 0).float().mean() < 0.8
+    w = torch.randn_like(yf)
+    (yf * w).sum().backward()
+    (yp * w).sum().backward()
+    torch.testing.assert_close(xf.grad, xp.grad, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(fused.kernel.grad, plain.kernel.grad, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(fused.bias.grad, plain.bias.grad, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["s2", "so3"])
+def test_fused_relu_gradcheck(kind):
+    fused, _, x = _relu_pair(kind, torch.float64)
+    assert gradcheck_layer(fused, x.requires_grad_(True), second_order=True)
+
+
+def test_bad_activation_is_named():
+    with pytest.raises(ValueError, match=r"activation must be None or 'relu', got 'gelu'"):
+        SO3Convolution(2, 2, 4, 4, SMALL_SO3_GRID, activation="gelu")
+    assert "activation=relu" in repr(S2Convolution(1, 2, 4, 4, SMALL_S2_GRID, activation="relu"))

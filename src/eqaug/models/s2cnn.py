@@ -2,7 +2,8 @@
 
 Signals: S² ``[B, C, 2b, 2b]`` (β, α), SO(3) ``[B, C, 2b, 2b, 2b]`` (β, α, γ).
 Down-sampling = a layer whose output bandlimit is below its input's (truncation), up-sampling =
-above (zero-filling). ReLU after every layer but the last, applied pointwise on the SO(3) grid.
+above (zero-filling). ReLU after every layer but the last, applied pointwise on the SO(3) grid (fused
+into the layer's inverse FFT when no shortcut is added before it).
 """
 
 from __future__ import annotations
@@ -35,9 +36,12 @@ def _so3_body(
 ) -> tuple[nn.Module, nn.ModuleList, nn.ModuleList | None]:
     """The S² → SO(3) layer, ``n_so3`` SO(3) → SO(3) layers (1 … n_so3) and their optional shortcuts."""
     chans, bws = spec.layer_channels(), spec.layer_bandwidths()
-    first = S2Convolution(chans[0][0], chans[0][1], bws[0][0], bws[0][1], grid=grids[0])
+    # the ReLU is fused into the layer (its inverse FFT) unless a shortcut is added before it
+    act = None if spec.shortcuts else "relu"
+    first = S2Convolution(chans[0][0], chans[0][1], bws[0][0], bws[0][1], grid=grids[0], activation="relu")
     convs = nn.ModuleList(
-        SO3Convolution(chans[i][0], chans[i][1], bws[i][0], bws[i][1], grid=grids[i]) for i in range(1, 1 + n_so3)
+        SO3Convolution(chans[i][0], chans[i][1], bws[i][0], bws[i][1], grid=grids[i], activation=act)
+        for i in range(1, 1 + n_so3)
     )
     shortcuts = None
     if spec.shortcuts:
@@ -48,12 +52,9 @@ def _so3_body(
 
 
 def _run_body(x: torch.Tensor, first: nn.Module, convs: nn.ModuleList, shortcuts: nn.ModuleList | None) -> torch.Tensor:
-    x = F.relu(first(x))
+    x = first(x)  # ReLU fused
     for i, conv in enumerate(convs):
-        y = conv(x)
-        if shortcuts is not None:
-            y = y + shortcuts[i](x)
-        x = F.relu(y)
+        x = conv(x) if shortcuts is None else F.relu(conv(x) + shortcuts[i](x))
     return x
 
 

@@ -663,8 +663,14 @@ def _cplx(dtype: torch.dtype) -> torch.dtype:
     return torch.complex128 if dtype == torch.float64 else torch.complex64
 
 
-def _grid_to_rows(x: torch.Tensor, plan: RealPlan, C: int, chunks) -> torch.Tensor:
+def _grid_to_rows(
+    x: torch.Tensor, plan: RealPlan, C: int, chunks, relu_out: torch.Tensor | None = None
+) -> torch.Tensor:
     """Grid ``[B·C, J, A(, G)]`` → row buffer ``[n_base·B, C]`` (see :meth:`RealPlan.maps`), chunk by chunk.
+
+    With ``relu_out`` (a ReLU output of the shape of ``x``), each chunk is first multiplied by the ReLU's
+    derivative ``[relu_out > 0]`` into a chunk-sized workspace: the backward of a fused ReLU without a
+    grid-sized intermediate.
 
     GEMM engine: γ GEMM (transposed output), α GEMM, grouped β ``bmm``.  FFT engine: ``rfftn`` over
     (α, γ), one transposing gather of the slots, grouped β ``bmm``, de-interleave (real, imaginary).
@@ -680,6 +686,12 @@ def _grid_to_rows(x: torch.Tensor, plan: RealPlan, C: int, chunks) -> torch.Tens
     for bk in chunks:
         N = bk * C
         xk = x[s * C : (s + bk) * C]
+        if relu_out is not None:
+            yk, tb = relu_out[s * C : (s + bk) * C], torch.ops.aten.threshold_backward
+            if x.device.type == "cpu":  # CPU chunks are small: reuse one buffer; CUDA has one chunk: allocate
+                xk = tb.grad_input(xk, yk, 0, grad_input=workspace_buffer("relu_grad", xk.shape, x))
+            else:
+                xk = tb(xk, yk, 0)
         rk = rows[u : u + plan.n_base * bk].view(plan.n_rows, plan.nt * N)
         if fft:
             T = workspace_buffer("fftT", (N, J, J, J // 2 + 1), x, cdt)
@@ -731,10 +743,10 @@ def _fold_mm(S: torch.Tensor, M: torch.Tensor, ne: int, out: torch.Tensor, tag: 
     torch.sub(E, O, out=out[:, b:])
 
 
-def _coeffs_to_grid(coef: torch.Tensor, plan: RealPlan, B: int, C: int, chunks) -> torch.Tensor:
+def _coeffs_to_grid(coef: torch.Tensor, plan: RealPlan, B: int, C: int, chunks, relu: bool = False) -> torch.Tensor:
     """Coefficients ``[K·B, C]`` → grid ``[B·C, J, A(, G)]``, chunk by chunk: gather rows, grouped β ``bmm``,
     then α/γ GEMMs (transposed operands) or a transposing scatter into a half spectrum and ``irfftn``,
-    written straight into the output."""
+    written straight into the output; with ``relu``, each chunk is rectified in place while it is in cache."""
     L, J = plan.L, 2 * plan.b
     so3 = plan.kind == "so3"
     out = _new_empty((B * C, J, J, J) if so3 else (B * C, J, J), coef)
@@ -775,25 +787,28 @@ def _coeffs_to_grid(coef: torch.Tensor, plan: RealPlan, B: int, C: int, chunks) 
                 _fold_mm(y.view(2 * L, -1), NG, plan.n_even, ok.view(-1, J), "x")  # [(N, J, A), G]
             else:
                 torch.mm(S.t(), NA, out=ok.view(-1, J))  # [(N, J), A]
+        if relu:
+            ok.relu_()
         s += bk
     return out
 
 
-def _to_coeffs(x: torch.Tensor, spec: tuple, B: int, C: int) -> torch.Tensor:
+def _to_coeffs(x: torch.Tensor, spec: tuple, B: int, C: int, relu_out: torch.Tensor | None = None) -> torch.Tensor:
     """Grid → coefficients with the tables of ``spec = (kind, b, L, analysis)`` (an analysis, or the adjoint of a
-    synthesis)."""
+    synthesis, of a fused synthesis + ReLU with ``relu_out``)."""
     plan = real_plan(*spec, x.device, x.dtype)
     chunks = _chunks(B, C, x.shape[1], plan.kind == "so3", x.element_size(), x.device)
-    rows = _grid_to_rows(x, plan, C, chunks)
+    rows = _grid_to_rows(x, plan, C, chunks, relu_out)
     (c_idx, c_off, c_w), _ = plan.maps(B, chunks)
     return torch.nn.functional.embedding_bag(c_idx, rows, c_off, per_sample_weights=c_w, mode="sum")
 
 
-def _to_grid(coef: torch.Tensor, spec: tuple, B: int, C: int) -> torch.Tensor:
-    """Coefficients → grid with the tables of ``spec`` (a synthesis, or the adjoint of an analysis)."""
+def _to_grid(coef: torch.Tensor, spec: tuple, B: int, C: int, relu: bool = False) -> torch.Tensor:
+    """Coefficients → grid with the tables of ``spec`` (a synthesis, or the adjoint of an analysis), optionally
+    rectified."""
     plan = real_plan(*spec, coef.device, coef.dtype, to_grid=True)
     chunks = _chunks(B, C, 2 * plan.b, plan.kind == "so3", coef.element_size(), coef.device)
-    return _coeffs_to_grid(coef, plan, B, C, chunks)
+    return _coeffs_to_grid(coef, plan, B, C, chunks, relu)
 
 
 class _Analysis(torch.autograd.Function):
@@ -826,29 +841,42 @@ class _AnalysisT(torch.autograd.Function):
 
 class _Synthesis(torch.autograd.Function):
     """Real coefficients ``[K·B, C]`` → grid ``[N, J, A(, G)]``; backward: :class:`_SynthesisT` (``spec = (kind, b, L,
-    False)``)."""
+    False)``).
+
+    With ``relu``, ``y = max(S c, 0)`` (fused: no second grid-sized tensor); the backward is then
+    ``S^T ([y > 0] ⊙ g)``, the mask applied chunk by chunk inside :class:`_SynthesisT`."""
 
     @staticmethod
-    def forward(ctx, coef, spec, B, C):
-        ctx.spec, ctx.B, ctx.C = spec, B, C
-        return _to_grid(coef.contiguous(), spec, B, C)
+    def forward(ctx, coef, spec, B, C, relu=False):
+        ctx.spec, ctx.B, ctx.C, ctx.relu = spec, B, C, relu
+        y = _to_grid(coef.contiguous(), spec, B, C, relu)
+        if relu:
+            ctx.save_for_backward(y)
+        return y
 
     @staticmethod
     def backward(ctx, g):
-        return _SynthesisT.apply(g, ctx.spec, ctx.B, ctx.C), None, None, None
+        y = ctx.saved_tensors[0] if ctx.relu else None
+        return _SynthesisT.apply(g, ctx.spec, ctx.B, ctx.C, y), None, None, None, None
 
 
 class _SynthesisT(torch.autograd.Function):
-    """Adjoint of :class:`_Synthesis`: grid → coefficients (an analysis with the synthesis tables)."""
+    """Adjoint of :class:`_Synthesis`: grid → coefficients (an analysis with the synthesis tables), of
+    ``[relu_out > 0] ⊙ x`` when a ReLU output is given."""
 
     @staticmethod
-    def forward(ctx, x, spec, B, C):
+    def forward(ctx, x, spec, B, C, relu_out=None):
         ctx.spec, ctx.B, ctx.C = spec, B, C
-        return _to_coeffs(x.contiguous(), spec, B, C)
+        if relu_out is not None:
+            ctx.save_for_backward(relu_out)
+        return _to_coeffs(x.contiguous(), spec, B, C, relu_out)
 
     @staticmethod
     def backward(ctx, g):
-        return _Synthesis.apply(g, ctx.spec, ctx.B, ctx.C), None, None, None
+        gx = _Synthesis.apply(g, ctx.spec, ctx.B, ctx.C)
+        if ctx.saved_tensors:
+            gx = gx * (ctx.saved_tensors[0] > 0)
+        return gx, None, None, None, None
 
 
 # --------------------------------------------------------------------------------------------
@@ -862,10 +890,10 @@ def so3_analysis_real(x: torch.Tensor, L: int) -> torch.Tensor:
     return _Analysis.apply(x.reshape(B * C, 2 * b, 2 * b, 2 * b), ("so3", b, L, True), B, C)
 
 
-def so3_synthesis_real(coef: torch.Tensor, b: int, L: int, B: int) -> torch.Tensor:
-    """Real coefficients ``[so3_real_num(L)·B, C]`` → ``[B, C, 2b, 2b, 2b]``."""
+def so3_synthesis_real(coef: torch.Tensor, b: int, L: int, B: int, relu: bool = False) -> torch.Tensor:
+    """Real coefficients ``[so3_real_num(L)·B, C]`` → ``[B, C, 2b, 2b, 2b]``; with ``relu``, rectified (fused)."""
     C = coef.shape[1]
-    return _Synthesis.apply(coef, ("so3", b, L, False), B, C).view(B, C, 2 * b, 2 * b, 2 * b)
+    return _Synthesis.apply(coef, ("so3", b, L, False), B, C, relu).view(B, C, 2 * b, 2 * b, 2 * b)
 
 
 def s2_analysis_real(x: torch.Tensor, L: int) -> torch.Tensor:

@@ -98,8 +98,11 @@ class _SpectralConv(nn.Module):
     _in_ndim = 3
     _out_ndim = 3
 
-    def __init__(self, nfeature_in, nfeature_out, b_in, b_out, grid, npts, scaling):
+    def __init__(self, nfeature_in, nfeature_out, b_in, b_out, grid, npts, scaling, activation=None):
         super().__init__()
+        if activation not in (None, "relu"):
+            raise ValueError(f"{self._name}: activation must be None or 'relu', got {activation!r}")
+        self.activation = activation
         self.nfeature_in = check_features(nfeature_in, "nfeature_in")
         self.nfeature_out = check_features(nfeature_out, "nfeature_out")
         self.b_in = check_bandwidth(b_in, "b_in")
@@ -138,7 +141,7 @@ class _SpectralConv(nn.Module):
         return (
             f"nfeature_in={self.nfeature_in}, nfeature_out={self.nfeature_out}, b_in={self.b_in}, "
             f"b_out={self.b_out}, n_grid={len(self.grid)}, kernel_max_beta={max_beta / math.pi:.4f}π"
-        )
+        ) + (f", activation={self.activation}" if self.activation else "")
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -159,6 +162,10 @@ class S2Convolution(_SpectralConv):
         Kernel support points on S² (e.g. :func:`s2cnn.s2_near_identity_grid`).
     scaling : {"default", "original"} or float, keyword-only
         Kernel scale factor (:func:`default_scaling`, :func:`original_scaling`).
+    activation : {None, "relu"}, keyword-only
+        ``"relu"`` returns ``max(out, 0)``, fused with the inverse SO(3) FFT: the same values as
+        ``F.relu(layer(x))`` without a second grid-sized tensor in forward and backward (not part of
+        Cohen et al.'s API, which applies the nonlinearity outside the layer).
     """
 
     _kind = "s2"
@@ -166,8 +173,10 @@ class S2Convolution(_SpectralConv):
     _in_ndim = 2
     _out_ndim = 3
 
-    def __init__(self, nfeature_in: int, nfeature_out: int, b_in: int, b_out: int, grid, *, scaling="default"):
-        super().__init__(nfeature_in, nfeature_out, b_in, b_out, grid, 2, scaling)
+    def __init__(
+        self, nfeature_in: int, nfeature_out: int, b_in: int, b_out: int, grid, *, scaling="default", activation=None
+    ):
+        super().__init__(nfeature_in, nfeature_out, b_in, b_out, grid, 2, scaling, activation)
         self.kernel_transform = RealS2KernelTransform(self.grid, self.L)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -178,21 +187,23 @@ class S2Convolution(_SpectralConv):
         Z = []
         for l, xl in enumerate(torch.split(X, _block_rows(L, B, False))):  # split: cheap backward
             Z.append((xl @ K[l]).view(-1, Co))  # [(B, a), c] @ [c, (n, c')] -> [(B, a, n), c']
-        return so3_synthesis(self._add_bias(Z), self.b_out, L, B)
+        return so3_synthesis(self._add_bias(Z), self.b_out, L, B, relu=self.activation == "relu")
 
 
 class SO3Convolution(_SpectralConv):
     """SO(3) → SO(3) correlation: ``[B, f_in, 2b_in, 2b_in, 2b_in]`` → ``[B, f_out, 2b_out, 2b_out, 2b_out]``.
 
-    Parameters as :class:`S2Convolution`, with ``grid`` a sequence of ``(β, α, γ)`` points
-    (e.g. :func:`s2cnn.so3_near_identity_grid`).
+    Parameters as :class:`S2Convolution` (including ``activation``), with ``grid`` a sequence of
+    ``(β, α, γ)`` points (e.g. :func:`s2cnn.so3_near_identity_grid`).
     """
 
     _kind = "so3"
     _name = "SO3Convolution"
 
-    def __init__(self, nfeature_in: int, nfeature_out: int, b_in: int, b_out: int, grid, *, scaling="default"):
-        super().__init__(nfeature_in, nfeature_out, b_in, b_out, grid, 3, scaling)
+    def __init__(
+        self, nfeature_in: int, nfeature_out: int, b_in: int, b_out: int, grid, *, scaling="default", activation=None
+    ):
+        super().__init__(nfeature_in, nfeature_out, b_in, b_out, grid, 3, scaling, activation)
         self.kernel_transform = RealSO3KernelTransform(self.grid, self.L)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -204,7 +215,7 @@ class SO3Convolution(_SpectralConv):
         for l, xl in enumerate(torch.split(X, _block_rows(L, B, True))):
             k = 2 * l + 1
             Z.append((xl.view(B * k, k * C) @ K[l]).view(-1, Co))  # [(B, a), (b, c)] @ [(b, c), (n, c')]
-        return so3_synthesis(self._add_bias(Z), self.b_out, L, B)
+        return so3_synthesis(self._add_bias(Z), self.b_out, L, B, relu=self.activation == "relu")
 
 
 class SO3ToS2Convolution(_SpectralConv):
