@@ -1,0 +1,55 @@
+"""scripts/run_study.py: the job lists cover every run of the sweeps they stand for."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from eqaug.analysis.expected import expected_cells, sweep_params
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "run_study.py"
+
+
+@pytest.fixture(scope="module")
+def run_study():
+    spec = importlib.util.spec_from_file_location("run_study", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _covered(cell: dict, experiment: str, jobs) -> bool:
+    for exp, model, overrides in jobs:
+        if exp != experiment or (model is not None and model != cell["model"]):
+            continue
+        fixed = dict(o.split("=", 1) for o in overrides)
+        if all(str(cell.get(k)) == v for k, v in fixed.items()):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("job_set", ["study", "quick"])
+def test_every_sweep_cell_has_a_job(run_study, job_set):
+    jobs = run_study.JOB_SETS[job_set]
+    for experiment in sorted({exp for exp, _, _ in jobs}):
+        missing = [c for c in expected_cells(sweep_params(experiment)) if not _covered(c, experiment, jobs)]
+        assert not missing, f"{job_set}: {experiment} has no job for {missing[:3]}"
+
+
+def test_study_runs_one_seed_of_every_claim_before_further_seeds(run_study):
+    jobs = run_study.JOBS
+    first_unrestricted_s2cnn = min(
+        i for i, (_, model, o) in enumerate(jobs) if model.startswith("s2cnn") and not any("seed=" in x for x in o)
+    )
+    seed0 = {exp for exp, _, o in jobs[:first_unrestricted_s2cnn] if "seed=0" in o or not o}
+    assert {"seg_mnist1_small", "seg_unrotated_small", "cls_mnist_small", "seg_mnist4_small", "seg_fashion_small"} <= (
+        seed0
+    )
+
+
+def test_commands_pass_the_set_overrides(run_study):
+    cmds = run_study.commands(None, "RES", ["x=1"], run_study.QUICK_JOBS, run_study.SET_OVERRIDES["quick"])
+    assert len(cmds) == len(run_study.QUICK_JOBS)
+    assert all("trainer.threads=1" in c and "results_dir=RES" in c and c[-1] == "x=1" for c in cmds)
