@@ -41,7 +41,9 @@ def main(argv: list[str]) -> None:
     for arg in argv:
         name, n = arg.split(":")
         with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
-            cfg = compose("train", overrides=["experiment=cls_mnist_small", f"model={name}", f"data.n_train={n}", "seed=0"])
+            cfg = compose(
+                "train", overrides=["experiment=cls_mnist_small", f"model={name}", f"data.n_train={n}", "seed=0"]
+            )
         typed, resolved = to_run_config(cfg)
         dm = SphericalDataModule(typed.data, batch_size=32, seed=0)
         model = build_model(resolved["model"])
