@@ -24,7 +24,7 @@ Sections of the JSON (all in one process unless stated; every timing: warm-up ca
 * ``s2cnn_layers``: the layer cases of ``scripts/bench_s2cnn.py`` (S2Convolution and SO3Convolution, batch 8),
   forward without gradients and forward+backward, so that a regression of the core is visible here.
 * ``*_tuned_malloc``: with ``--malloc both`` the targets and the small-twin training are re-measured in a
-  subprocess after ``s2cnn.perf.tune_malloc()`` (glibc mmap/trim thresholds); the main figures are from a
+  subprocess after ``s2cnn.perf.tune_malloc(heap_only=True)`` (glibc thresholds, no mmap); the main figures are from a
   normal process.
 
 The 2-core benchmark VM is shared: ``meta.loadavg_*`` records the load around the run; compare ratios
@@ -350,7 +350,7 @@ def _tuned_subprocess(args) -> dict:
             str(args.threads),
         ]
         cmd += ["--repeats", str(args.repeats), "--out", f"{tmp}/t.json"]
-        print("with s2cnn.perf.tune_malloc() (subprocess):", flush=True)
+        print("with s2cnn.perf.tune_malloc(heap_only=True) (subprocess):", flush=True)
         subprocess.run(cmd, check=True)
         return json.loads(Path(f"{tmp}/t.json").read_text())
 
@@ -381,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         "--malloc",
         choices=("default", "tuned", "both"),
         default="both",
-        help="glibc malloc: as is, s2cnn.perf.tune_malloc(), or both (tuned re-run of targets/twins in a subprocess)",
+        help="glibc malloc: as is, s2cnn.perf.tune_malloc(heap_only=True), or both (tuned re-run of targets/twins in a subprocess)",
     )
     p.add_argument("--memory-probe", nargs=2, metavar=("MODEL", "BATCH"), help=argparse.SUPPRESS)
     p.add_argument("--out", default="results/bench/models.json", help="output JSON")
@@ -395,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.malloc == "tuned":
         from s2cnn.perf import tune_malloc
 
-        tuned = tune_malloc()
+        tuned = tune_malloc(heap_only=True)
     torch.set_num_threads(args.threads)
     sections = set(args.only or ("forward", "train", "targets", "twins", "memory", "layers"))
     t0 = time.perf_counter()

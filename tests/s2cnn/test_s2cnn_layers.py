@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import math
 import pickle
+import sys
 
 import pytest
 import torch
@@ -280,13 +281,35 @@ def test_deep_stack_scale(gen):
     assert orig[-1] < 0.1 * stds[-1], orig
 
 
-def test_tune_malloc_in_subprocess():
-    """The opt-in allocator helper works (glibc) and is harmless; run in a child so this process is untouched."""
-    import subprocess
-    import sys
+_HEAP_PROBE = """
+import sys, torch
+from s2cnn.perf import tune_malloc
+if sys.argv[1] == "tuned" and not tune_malloc(heap_only=True):
+    sys.exit(3)  # not glibc
+t = torch.empty(16 << 20)  # 64 MiB: above glibc's largest mmap threshold
+p = t.data_ptr()
+for line in open("/proc/self/maps"):
+    lo, hi = (int(v, 16) for v in line.split()[0].split("-"))
+    if lo <= p < hi:
+        sys.exit(0 if line.rstrip().endswith("[heap]") else 1)
+sys.exit(2)
+"""
 
-    code = "from s2cnn.perf import tune_malloc; import sys; sys.exit(0 if tune_malloc() in (True, False) else 1)"
-    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc and /proc/self/maps")
+def test_tune_malloc_heap_only_in_subprocess():
+    """``tune_malloc(heap_only=True)`` serves a 64 MiB block from the heap, which glibc otherwise ``mmap``-s;
+    run in children so this process's allocator is untouched."""
+    import subprocess
+
+    def where(mode: str) -> int:
+        return subprocess.run([sys.executable, "-c", _HEAP_PROBE, mode], check=False).returncode
+
+    tuned = where("tuned")
+    if tuned == 3:
+        pytest.skip("not glibc: mallopt unavailable")
+    assert where("default") == 1  # a fresh mapping
+    assert tuned == 0  # the heap
 
 
 def test_double_backward(gen):
