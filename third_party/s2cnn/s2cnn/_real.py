@@ -874,8 +874,8 @@ class _SynthesisT(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):
         gx = _Synthesis.apply(g, ctx.spec, ctx.B, ctx.C)
-        if ctx.saved_tensors:
-            gx = gx * (ctx.saved_tensors[0] > 0)
+        if ctx.saved_tensors:  # the same ReLU derivative as the chunked mask of the forward
+            gx = torch.ops.aten.threshold_backward(gx, ctx.saved_tensors[0], 0)
         return gx, None, None, None, None
 
 
