@@ -51,9 +51,12 @@ JOBS: list[tuple[str, str, tuple[str, ...]]] = [
     ("seg_fashion_small", "s2cnn_seg_204k_small", ("seed=0", "data.n_train=10000")),
     ("seg_fashion_small", "cnn_seg_1m_small", ("seed=0",)),
     # the other seeds and sizes
-    ("seg_mnist1_small", "s2cnn_seg_204k_small", ("seed=1",)),
+    *[
+        ("seg_mnist1_small", "s2cnn_seg_204k_small", (f"seed={seed}", f"data.n_train={n}"))
+        for n in (1000, 3000, 10000)
+        for seed in (1, 2)
+    ],
     ("seg_unrotated_small", "cnn_seg_218k_small", ()),
-    ("seg_mnist1_small", "s2cnn_seg_204k_small", ("seed=2",)),
     ("cls_mnist_small", "s2cnn_cls_150k_small", ()),
     ("cls_mnist_small", "cnn_cls_2m5_small", ()),
     ("cls_mnist_small", "cnn_cls_500k_small", ()),
