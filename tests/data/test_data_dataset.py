@@ -56,9 +56,7 @@ def test_length_indexing_and_errors(synthetic_pools):
 
 
 def test_dataloader_batches_are_generated_in_one_call(synthetic_pools, monkeypatch):
-    loader = make_dataloader(
-        _spec(), "train", batch_size=16, shuffle=True, generator=torch.Generator().manual_seed(0), pools=synthetic_pools
-    )
+    loader = make_dataloader(_spec(), "train", batch_size=16, shuffle=True, seed=0, pools=synthetic_pools)
     calls = []
     original = loader.dataset.generator.get_batch
     monkeypatch.setattr(loader.dataset.generator, "get_batch", lambda idx: calls.append(idx.tolist()) or original(idx))

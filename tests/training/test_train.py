@@ -137,6 +137,46 @@ def test_kill_mid_training_then_resume(tmp_path):
     assert [row["epoch"] for row in rec["history"]] == [0, 1, 2]  # the killed epoch's history survived
 
 
+def _without_timings(record: dict) -> dict:
+    def drop(row: dict | None) -> dict | None:
+        timing = lambda k: "seconds" in k or k == "samples_per_second"  # noqa: E731
+        return None if row is None else {k: v for k, v in row.items() if not timing(k)}
+
+    return {
+        "metrics": {split: drop(m) for split, m in _metrics(record).items()},
+        "history": [drop(row) for row in record["history"]],
+    }
+
+
+def test_kill_mid_epoch_then_resume_equals_the_uninterrupted_run(tmp_path):
+    """A checkpoint written in the middle of an epoch resumes at the next batch of the same order.
+
+    64 samples in batches of 16 (4 steps per epoch), validation and checkpoint every 2 steps, killed
+    after step 6 (the middle of epoch 1). Replaying the interrupted epoch from its start, or restarting
+    the shuffle at epoch 0's order, would train on other batches and change the metrics.
+    """
+    common = [
+        "model=cnn_seg_tiny",
+        *TINY,
+        "data.n_train=64",
+        "trainer.max_epochs=3",
+        "trainer.val_check_steps=2",
+        "trainer.patience=100",
+    ]
+    crash = [*common, f"results_dir={tmp_path / 'crash'}"]
+    killed = run_module("eqaug.train", *crash, "debug.kill_after_step=6")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    resumed = run_module("eqaug.train", *crash)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "not resumable" not in resumed.stderr  # Lightning's warning for loaders without a state
+    whole = run_module("eqaug.train", *common, f"results_dir={tmp_path / 'whole'}")
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    (rec_resumed,), (rec_whole,) = _records(tmp_path / "crash"), _records(tmp_path / "whole")
+    assert rec_resumed["resumed_from_epoch"] == 1 and rec_whole["resumed_from_epoch"] is None
+    assert [row["step"] for row in rec_whole["history"]] == [2, 4, 6, 8, 10, 12]
+    assert _without_timings(rec_resumed) == _without_timings(rec_whole)
+
+
 def test_nan_run_leaves_failure_record_and_sweep_completes(tmp_path):
     out = tmp_path / "results"
     proc = run_module(

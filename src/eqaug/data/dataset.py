@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, default_collate
 
 from eqaug.data.generator import SphericalGenerator, split_length
+from eqaug.data.order import EpochShuffleSampler, ResumableDataLoader
 from eqaug.data.sources import PlanarPools
 from eqaug.data.spec import DataSpec
 
@@ -103,24 +104,26 @@ def make_dataloader(
     shuffle: bool | None = None,
     num_workers: int = 0,
     drop_last: bool = False,
-    generator: torch.Generator | None = None,
+    seed: int = 0,
     pin_memory: bool = False,
     pools: PlanarPools | None = None,
 ) -> DataLoader:
     """A ``DataLoader`` over ``SphericalDataset(spec, split)`` that generates each batch in one call.
 
-    ``shuffle`` defaults to ``split == "train"``; ``generator`` seeds the shuffling order. The pools are
-    loaded once, here, and inherited by the workers (if any), which persist across epochs.
+    ``shuffle`` defaults to ``split == "train"``; a shuffled loader visits the samples in the order of
+    :class:`~eqaug.data.order.EpochShuffleSampler` (a function of ``seed`` and the epoch) and resumes
+    in the middle of an epoch (:class:`~eqaug.data.order.ResumableDataLoader`). The pools are loaded
+    once, here, and inherited by the workers (if any), which persist across epochs.
     """
     dataset = SphericalDataset(spec, split, pools)
-    return DataLoader(
+    shuffle = (split == "train") if shuffle is None else shuffle
+    return ResumableDataLoader(
         dataset,
         batch_size=batch_size,
-        shuffle=(split == "train") if shuffle is None else shuffle,
+        sampler=EpochShuffleSampler(len(dataset), seed) if shuffle else None,
         num_workers=num_workers,
         collate_fn=collate_batch,
         drop_last=drop_last,
-        generator=generator,
         pin_memory=pin_memory,
         persistent_workers=num_workers > 0,
     )

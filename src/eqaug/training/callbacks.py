@@ -31,9 +31,9 @@ class EpochHistory(L.Callback):
     def _now() -> tuple[float, float]:
         return time.perf_counter(), time.process_time()
 
-    def on_train_epoch_start(self, trainer, pl_module) -> None:
-        if self._mark is None:
-            self._mark = self._now()
+    def on_train_start(self, trainer, pl_module) -> None:
+        # also on a resume in the middle of an epoch, where no epoch starts before the next check
+        self._mark = self._now()
 
     def on_validation_epoch_start(self, trainer, pl_module) -> None:
         self._val_start = self._now()
@@ -106,4 +106,20 @@ class KillAfterEpoch(L.Callback):
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         if trainer.current_epoch == self.epoch + 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+class KillAfterStep(L.Callback):
+    """Fault injection: SIGKILL this process once optimiser step ``step`` and its validation are done.
+
+    The kill happens at the start of the next training batch, i.e. after the validation of step
+    ``step`` and its checkpoint (with ``trainer.val_check_steps`` dividing ``step``) — the state a crash
+    in the middle of an epoch leaves behind.
+    """
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_step == self.step:
             os.kill(os.getpid(), signal.SIGKILL)

@@ -40,14 +40,13 @@ class SphericalDataModule(L.LightningDataModule):
     def _loader(self, spec: DataSpec, split: str, shuffle: bool = False) -> DataLoader:
         if self._pools is None:
             self._pools = load_pools(self.spec.dataset, self.spec.source, self.spec.root)
-        generator = torch.Generator().manual_seed(self.seed) if shuffle else None
         return make_dataloader(
             spec,
             split,
             batch_size=self.batch_size,
             shuffle=shuffle,
             num_workers=self.num_workers,
-            generator=generator,
+            seed=self.seed,
             pin_memory=torch.cuda.is_available(),
             pools=self._pools,
         )

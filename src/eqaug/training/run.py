@@ -19,7 +19,7 @@ from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig, OmegaConf
 
 from eqaug.training import records
-from eqaug.training.callbacks import EpochHistory, KillAfterEpoch
+from eqaug.training.callbacks import EpochHistory, KillAfterEpoch, KillAfterStep
 from eqaug.training.datamodule import SphericalDataModule
 from eqaug.training.module import TEST_SPLITS, NonFiniteLossError, SphericalTaskModule
 from eqaug.training.schema import TrainConfig
@@ -198,12 +198,15 @@ def _train(typed: TrainConfig, resolved: dict[str, Any], key: str, ckpt_dir: Pat
     callbacks: list = [history, EarlyStopping(monitor=monitor, mode="max", patience=typed.trainer.patience)]
     checkpoint = None
     if typed.save_checkpoints:
-        checkpoint = ModelCheckpoint(
-            dirpath=str(ckpt_dir), filename="best", monitor=monitor, mode="max", save_top_k=1, save_last=True
-        )
-        callbacks.append(checkpoint)
+        # best.ckpt (tested at the end) is rewritten when the score improves; last.ckpt (resumed from) at
+        # every validation. Not `save_last=True`: Lightning >= 2.5 writes that copy only together with a
+        # new best, so a run interrupted after its best check would resume from the best, not the last.
+        checkpoint = ModelCheckpoint(dirpath=str(ckpt_dir), filename="best", monitor=monitor, mode="max", save_top_k=1)
+        callbacks += [checkpoint, ModelCheckpoint(dirpath=str(ckpt_dir), filename="last", monitor=None, save_top_k=1)]
     if typed.debug.kill_after_epoch is not None:
         callbacks.append(KillAfterEpoch(typed.debug.kill_after_epoch))
+    if typed.debug.kill_after_step is not None:
+        callbacks.append(KillAfterStep(typed.debug.kill_after_step))
     tc = typed.trainer
     trainer = L.Trainer(
         max_epochs=tc.max_epochs,

@@ -110,6 +110,7 @@ class DebugConfig:
     """Fault injection for the crash-safety tests; never set in experiment configs."""
 
     kill_after_epoch: Optional[int] = None
+    kill_after_step: Optional[int] = None
     nan_loss_at_step: Optional[int] = None
 
 
