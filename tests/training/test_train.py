@@ -196,6 +196,9 @@ def test_nan_run_leaves_failure_record_and_sweep_completes(tmp_path):
     assert "nan" in by_lr[1e10]["failure"]["message"]
 
 
+TTT_TIMES = ("epoch", "wall_seconds", "train_seconds", "cpu_seconds")
+
+
 def _metrics(record: dict) -> dict:
     return {split: record["metrics"][split] for split in ("val", "test_rot", "test_unrot")}
 
@@ -214,6 +217,25 @@ def test_seed_zero_seeds_and_cpu_runs_are_deterministic(compose_train, tmp_path)
     assert _metrics(a) == _metrics(b)
     assert a["history"] == b["history"]
     assert _metrics(a) != _metrics(c)
+
+
+def test_a_run_finished_in_another_study_is_reused_not_retrained(compose_train, tmp_path):
+    base = ["model=cnn_seg_tiny", *TINY, f"results_dir={tmp_path}"]
+    first = run_training(compose_train([*base, "study=first", "target=0.0"]))
+    again = run_training(compose_train([*base, "study=second", "target=2.0"]))
+    key = first["run_key"]
+    assert again["run_key"] == key and again["study"] == "second" and again["config"]["study"] == "second"
+    assert again["reused_from"] == f"runs/first/{key}.json"
+    assert _metrics(again) == _metrics(first) and again["history"] == first["history"]
+    assert first["timing"]["time_to_threshold"]["epoch"] == 0  # every score reaches 0
+    assert again["timing"]["time_to_threshold"] == {"target": 2.0, **dict.fromkeys(TTT_TIMES)}  # none reaches 2
+    assert json.loads((tmp_path / "runs" / "second" / f"{key}.json").read_text())["reused_from"]
+    assert not (tmp_path / "checkpoints" / "second").exists()  # nothing was trained
+    # not reused: when switched off, or when the config differs
+    trained = run_training(compose_train([*base, "study=third", "reuse_runs=false"]))
+    assert "reused_from" not in trained and (tmp_path / "checkpoints" / "third" / key / "best.ckpt").exists()
+    other = run_training(compose_train([*base, "study=fourth", "seed=1"]))
+    assert other["run_key"] != key and "reused_from" not in other
 
 
 def test_misspelt_key_fails_at_composition(compose_train):

@@ -72,6 +72,7 @@ SUMMARY_COLUMNS = [
     "samples_per_second",
     "device",
     "record",
+    "reused_from",
 ]
 
 
@@ -151,6 +152,7 @@ def record_row(record: dict[str, Any], path: str | os.PathLike | None = None) ->
         "samples_per_second": timing.get("samples_per_second_median"),
         "device": env.get("cuda") or ("cpu" if env else None),
         "record": str(path) if path is not None else None,
+        "reused_from": record.get("reused_from"),
     }
     for split in SPLITS:
         block = metrics.get(split)

@@ -76,22 +76,28 @@ class EpochHistory(L.Callback):
         self.history = list(state_dict.get("history", []))
 
     def time_to_threshold(self, target: float | None) -> dict[str, Any] | None:
-        """First check whose validation score reaches ``target``, with the cumulative times then."""
-        if target is None:
-            return None
-        for row in self.history:
-            score = row.get(f"val_{self.monitor}")
-            if score is not None and score >= target:
-                return {
-                    "target": target,
-                    "epoch": row["epoch"],
-                    "step": row.get("step"),
-                    "samples_seen": row.get("samples_seen"),
-                    "wall_seconds": row["wall_seconds_cum"],
-                    "train_seconds": row["train_seconds_cum"],
-                    "cpu_seconds": row.get("cpu_seconds_cum"),
-                }
-        return {"target": target, "epoch": None, "wall_seconds": None, "train_seconds": None, "cpu_seconds": None}
+        """First check whose validation score reaches ``target`` (see :func:`time_to_threshold`)."""
+        return time_to_threshold(self.history, self.monitor, target)
+
+
+def time_to_threshold(history: list[dict[str, Any]], monitor: str, target: float | None) -> dict[str, Any] | None:
+    """First check of ``history`` whose validation ``monitor`` reaches ``target``, with the cumulative
+    times then (``epoch`` etc. ``None`` if no check reached it; ``None`` without a target)."""
+    if target is None:
+        return None
+    for row in history:
+        score = row.get(f"val_{monitor}")
+        if score is not None and score >= target:
+            return {
+                "target": target,
+                "epoch": row["epoch"],
+                "step": row.get("step"),
+                "samples_seen": row.get("samples_seen"),
+                "wall_seconds": row["wall_seconds_cum"],
+                "train_seconds": row["train_seconds_cum"],
+                "cpu_seconds": row.get("cpu_seconds_cum"),
+            }
+    return {"target": target, "epoch": None, "wall_seconds": None, "train_seconds": None, "cpu_seconds": None}
 
 
 class KillAfterEpoch(L.Callback):

@@ -25,6 +25,7 @@ NON_IDENTITY_KEYS = {
     "logger",
     "debug",
     "retry_failed",
+    "reuse_runs",
     "save_checkpoints",
     "target",
     "trainer.accelerator",

@@ -19,7 +19,7 @@ from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig, OmegaConf
 
 from eqaug.training import records
-from eqaug.training.callbacks import EpochHistory, KillAfterEpoch, KillAfterStep
+from eqaug.training.callbacks import EpochHistory, KillAfterEpoch, KillAfterStep, time_to_threshold
 from eqaug.training.datamodule import SphericalDataModule
 from eqaug.training.module import TEST_SPLITS, NonFiniteLossError, SphericalTaskModule
 from eqaug.training.schema import TrainConfig
@@ -96,6 +96,41 @@ def _existing_record(path: Path, retry_failed: bool) -> dict[str, Any] | None:
     return None
 
 
+def _reuse_finished_run(typed: TrainConfig, resolved: dict[str, Any], key: str, rec_path: Path) -> dict | None:
+    """Copy the finished record of the same run from another study into this one, if there is one.
+
+    Same run key means the same identity config (the full hash is compared too); the copy carries this
+    study's config and ``study``, ``reused_from`` (the original, relative to ``results_dir``) and the
+    time-to-threshold of this study's ``target``, recomputed from the original's history.
+    """
+    runs = Path(typed.results_dir) / "runs"
+    for path in sorted(runs.glob(f"*/{key}.json")):
+        if path == rec_path:
+            continue
+        try:
+            record = records.read_record(path)
+        except ValueError as err:
+            log.warning("not reusing %s: %s", path, err)
+            continue
+        if record["status"] != "finished" or record.get("reused_from"):
+            continue
+        if records.config_hash(record["config"], 64) != records.config_hash(resolved, 64):
+            continue
+        monitor = record["metrics"]["monitor"]
+        ttt = time_to_threshold(record.get("history", []), monitor, typed.target)
+        reused = {
+            **record,
+            "study": typed.study,
+            "config": resolved,
+            "reused_from": path.relative_to(typed.results_dir).as_posix(),
+            "timing": {**record.get("timing", {}), "time_to_threshold": ttt},
+        }
+        records.write_json_atomic(rec_path, reused)
+        log.info("reuse %s: finished in %s; record → %s", key, path, rec_path)
+        return reused
+    return None
+
+
 def run_training(cfg: DictConfig) -> dict[str, Any]:
     """Train and evaluate one run; returns its record (also written to ``results_dir/runs/<study>/``)."""
     typed, resolved = to_run_config(cfg)
@@ -105,6 +140,10 @@ def run_training(cfg: DictConfig) -> dict[str, Any]:
     if existing is not None:
         log.info("skip %s: record exists (%s) at %s", key, existing["status"], rec_path)
         return existing
+    if typed.reuse_runs and not typed.trainer.fast_dev_run:
+        reused = _reuse_finished_run(typed, resolved, key, rec_path)
+        if reused is not None:
+            return reused
 
     started = time.time()
     ckpt_dir = records.checkpoint_dir(typed.results_dir, typed.study, key)

@@ -122,6 +122,9 @@ class TrainConfig:
     ``target`` is the validation score whose first crossing is reported as time-to-threshold
     (Table 3); the whole per-epoch history is recorded as well, so any other target can be read later.
     ``retry_failed``: re-run runs whose record says they failed (default: keep the failure record).
+    ``reuse_runs``: a run that another study has already finished (same run key: the same config up to
+    study, target and where/how fast it runs) is not trained again; its record is copied into this
+    study, with ``reused_from`` naming the original and time-to-threshold for this study's target.
     """
 
     data: DataSpec = field(default_factory=DataSpec)
@@ -135,6 +138,7 @@ class TrainConfig:
     results_dir: str = "results"
     target: Optional[float] = None
     retry_failed: bool = False
+    reuse_runs: bool = True
     save_checkpoints: bool = True
 
     def __post_init__(self) -> None:
