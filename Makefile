@@ -15,7 +15,7 @@ SWEEP_DIR ?= results/sweep
 export WANDB_MODE ?= offline
 export HYDRA_FULL_ERROR ?= 1
 
-.PHONY: help install test lint format data sweep study paper figures bench clean
+.PHONY: help install test lint format data sweep study study-status paper figures bench clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ study: install ## The whole CPU-scale study (all _small experiments on LANES=2 l
 
 paper: install ## Every claim at full scale on a SLURM GPU cluster (EQAUG_SLURM_* settings; cost: results/tables/paper_cost.md)
 	$(PY) scripts/run_study.py --set paper --lanes 6
+
+study-status: install ## What make study has done and still has to do, per job, with the CPU-hours left (about a minute)
+	$(PY) scripts/run_study.py --status
 
 figures: install ## Regenerate results/summary.csv, figures, predictions and tables from the run records (no training)
 	$(PY) -m eqaug.analysis --results-dir results --out-dir results $(FIGURE_OPTS)

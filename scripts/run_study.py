@@ -10,6 +10,7 @@ Usage::
     python scripts/run_study.py                       # every job, 2 lanes
     python scripts/run_study.py --lanes 1 --only seg_mnist1_small
     python scripts/run_study.py --list                # print the jobs
+    python scripts/run_study.py --status              # runs done and to do per job, CPU time left
     python scripts/run_study.py --set quick           # make sweep: experiment=seg_quick
     python scripts/run_study.py --set paper --lanes 6 # make paper: every claim at full scale on SLURM
 """
@@ -131,6 +132,81 @@ def commands(
     return out
 
 
+def job_runs(experiment: str, model: str | None, overrides: tuple[str, ...]) -> list[dict]:
+    """The cells of the experiment's sweep that one job runs (its model and fixed overrides)."""
+    from eqaug.analysis.expected import expected_cells, sweep_params
+
+    fixed = dict(o.split("=", 1) for o in overrides)
+    cells = expected_cells(sweep_params(experiment))
+    return [
+        c for c in cells if (model is None or c["model"] == model) and all(str(c.get(k)) == v for k, v in fixed.items())
+    ]
+
+
+def status(jobs, results_dir: str) -> list[dict]:
+    """Per job: runs of its sweep, how many have a finished record (here or in another study, which
+    ``reuse_runs`` copies), and an estimate of the CPU time left per run to do: the median CPU time
+    of the finished runs of the same model in the same study, else the median CPU time per step of
+    the model at that bandwidth times the step budget (an upper bound), else unknown (counted in
+    ``unknown_cost``)."""
+    import json
+    import statistics
+
+    from hydra import compose, initialize_config_dir
+
+    from eqaug.config import CONF_DIR, register_configs
+    from eqaug.training import records
+    from eqaug.training.run import to_run_config
+
+    register_configs()
+    done: dict[str, dict] = {}
+    for path in sorted(Path(results_dir, "runs").glob("*/*.json")):
+        rec = json.loads(path.read_text())
+        if rec.get("status") == "finished":
+            done.setdefault(rec["run_key"], rec)
+    cost: dict[tuple[str, str], list[float]] = {}  # CPU seconds per run, per (study, model)
+    per_step: dict[tuple[str, int], list[float]] = {}  # CPU seconds per step, per (model, bandwidth)
+    for rec in done.values():
+        timing = rec.get("timing") or {}
+        seconds = timing.get("cpu_seconds_total") or timing.get("train_seconds_total")
+        if seconds and not rec.get("reused_from"):
+            model = rec["config"]["model"]["name"]
+            cost.setdefault((rec["study"], model), []).append(seconds)
+            if rec.get("steps_run"):
+                per_step.setdefault((model, rec["config"]["data"]["bandwidth"]), []).append(seconds / rec["steps_run"])
+    out = []
+    for experiment, model, overrides in jobs:
+        cells = job_runs(experiment, model, overrides)  # composes in its own Hydra context
+        todo, unknown, left = 0, 0, 0.0
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            for cell in cells:
+                cfg = compose("train", overrides=[f"experiment={experiment}", *(f"{k}={v}" for k, v in cell.items())])
+                _, resolved = to_run_config(cfg)
+                if records.run_key(resolved) in done:
+                    continue
+                todo += 1
+                same_study = cost.get((cfg.study, cell["model"]))
+                steps = per_step.get((cell["model"], cfg.data.bandwidth))
+                if same_study:
+                    left += statistics.median(same_study)
+                elif steps and cfg.trainer.max_steps > 0:  # no early stopping assumed: an upper bound
+                    left += statistics.median(steps) * cfg.trainer.max_steps
+                else:
+                    unknown += 1
+        out.append(
+            {
+                "experiment": experiment,
+                "model": model,
+                "overrides": overrides,
+                "runs": len(cells),
+                "done": len(cells) - todo,
+                "cpu_hours_left": left / 3600,
+                "unknown_cost": unknown,
+            }
+        )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lanes", type=int, default=2, help="parallel sweeps (one thread each)")
@@ -141,11 +217,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results-dir", default="results")
     parser.add_argument("--log-dir", default="results/logs/study", help="one log file per job")
     parser.add_argument("--list", action="store_true", help="print the jobs and exit")
+    parser.add_argument(
+        "--status", action="store_true", help="runs done and to do per job, with an estimate of the CPU time left"
+    )
     parser.add_argument("extra", nargs="*", help="extra Hydra overrides for every job")
     args = parser.parse_args(argv)
     jobs = commands(
         set(args.only) if args.only else None, args.results_dir, args.extra, JOB_SETS[args.set], SET_OVERRIDES[args.set]
     )
+    if args.status:
+        rows = status([j for j in JOB_SETS[args.set] if not args.only or j[0] in args.only], args.results_dir)
+        for row in rows:
+            label = " ".join([row["experiment"], row["model"] or "(all models)", *row["overrides"]])
+            unknown = f" + {row['unknown_cost']} of unknown cost" if row["unknown_cost"] else ""
+            print(f"{row['done']:3d}/{row['runs']:<3d} {row['cpu_hours_left']:6.2f} CPU-h left{unknown}  {label}")
+        total, unknown = sum(r["cpu_hours_left"] for r in rows), sum(r["unknown_cost"] for r in rows)
+        print(
+            f"{sum(r['done'] for r in rows)}/{sum(r['runs'] for r in rows)} runs done; about {total:.1f} CPU-hours"
+            f" left" + (f", plus {unknown} runs of models without a finished run yet" if unknown else "")
+        )
+        return 0
     if args.list:
         for cmd in jobs:
             print(" ".join(cmd[2:]))

@@ -53,3 +53,29 @@ def test_commands_pass_the_set_overrides(run_study):
     cmds = run_study.commands(None, "RES", ["x=1"], run_study.QUICK_JOBS, run_study.SET_OVERRIDES["quick"])
     assert len(cmds) == len(run_study.QUICK_JOBS)
     assert all("trainer.threads=1" in c and "results_dir=RES" in c and c[-1] == "x=1" for c in cmds)
+
+
+def test_status_counts_runs_to_do_and_reused_ones(run_study, tmp_path, compose_train):
+    import json
+
+    from eqaug.training import records
+    from eqaug.training.run import to_run_config
+
+    job = ("seg_unrotated_small", "s2cnn_seg_204k_small", ("seed=0", "data.n_train=1000"))
+    assert [c["data.projection_point"] for c in run_study.job_runs(*job)] == ["equator", "south_pole"]
+    (row,) = run_study.status([job], str(tmp_path))
+    assert (row["runs"], row["done"], row["unknown_cost"]) == (2, 0, 2)
+    # the same run finished in seg_mnist1_small counts as done (reuse_runs copies it), and its cost
+    # per step estimates the other: 100 CPU-s over 4,000 steps
+    _, resolved = to_run_config(
+        compose_train(["experiment=seg_mnist1_small", "model=s2cnn_seg_204k_small", "seed=0", "data.n_train=1000"])
+    )
+    key = records.run_key(resolved)
+    record = {"run_key": key, "status": "finished", "study": "seg_mnist1_small", "config": resolved}
+    record |= {"steps_run": 4000, "timing": {"cpu_seconds_total": 100.0}}
+    path = tmp_path / "runs" / "seg_mnist1_small" / f"{key}.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(record))
+    (row,) = run_study.status([job], str(tmp_path))
+    assert (row["runs"], row["done"], row["unknown_cost"]) == (2, 1, 0)
+    assert row["cpu_hours_left"] == pytest.approx(100 / 3600)
