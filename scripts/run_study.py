@@ -57,6 +57,8 @@ JOBS: list[tuple[str, str, tuple[str, ...]]] = [
         for n in (1000, 3000, 10000)
         for seed in (1, 2)
     ],
+    # the generalized spherical CNN as a further line of C1
+    *[("seg_mnist1_small", "gscnn_seg_small", ("seed=0", f"data.n_train={n}")) for n in (1000, 3000, 10000)],
     ("seg_unrotated_small", "cnn_seg_218k_small", ()),
     ("cls_mnist_small", "s2cnn_cls_150k_small", ()),
     ("cls_mnist_small", "cnn_cls_2m5_small", ()),
