@@ -77,12 +77,17 @@ def format_count(n: float) -> str:
 def display_name(model: str, family: str | None = None) -> str:
     """Readable model name: ``"s2cnn_seg_204k"`` → ``"S2CNN 204k"``, ``"cnn_seg_5m5_small"`` → ``"CNN 5.5M small"``.
 
-    Names without a parameter budget are returned unchanged.
+    Names without a parameter budget keep their variant: ``"gscnn_seg_small"`` → ``"GSCNN small"``;
+    names of no known family are returned unchanged.
     """
     model = str(model)
     budget = model_budget(model)
     if budget is None:
-        return model
+        base, _, rest = model.partition("_")
+        if base not in FAMILY_LABELS:
+            return model
+        variant = rest.removeprefix("seg").removeprefix("cls").strip("_").replace("_", " ")
+        return f"{FAMILY_LABELS[base]} {variant}".strip()
     base = family_base(family) if family else model.split("_", 1)[0]
     label = f"{FAMILY_LABELS.get(base, base.upper())} {format_count(budget)}"
     if model.endswith("_small"):
