@@ -151,7 +151,6 @@ def status(jobs, results_dir: str) -> list[dict]:
     of the finished runs of the same model in the same study, else the median CPU time per step of
     the model at that bandwidth times the step budget (an upper bound), else unknown (counted in
     ``unknown_cost``)."""
-    import json
     import statistics
 
     from hydra import compose, initialize_config_dir
@@ -162,9 +161,8 @@ def status(jobs, results_dir: str) -> list[dict]:
 
     register_configs()
     done: dict[str, dict] = {}
-    for path in sorted(Path(results_dir, "runs").glob("*/*.json")):
-        rec = json.loads(path.read_text())
-        if rec.get("status") == "finished":
+    for _, rec in records.iter_records(results_dir):
+        if rec["status"] == "finished":
             done.setdefault(rec["run_key"], rec)
     cost: dict[tuple[str, str], list[float]] = {}  # CPU seconds per run, per (study, model)
     per_step: dict[tuple[str, int], list[float]] = {}  # CPU seconds per step, per (model, bandwidth)
