@@ -27,6 +27,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
+
+def _per_run(experiment: str, model: str, seeds: tuple[int, ...] = (0, 1, 2)) -> list[tuple[str, str, tuple[str, ...]]]:
+    """One job per (training-set size, seed) of a slow model's sweep, so that two lanes share it."""
+    return [(experiment, model, (f"seed={seed}", f"data.n_train={n}")) for n in (1000, 3000, 10000) for seed in seeds]
+
+
 #: (experiment, model, extra overrides) in priority order: first one seed of every claim (C1, C3, C5
 #: on seg_mnist1/seg_unrotated; C2 on cls_mnist; C4 on seg_mnist4/seg_fashion), then the other seeds,
 #: then the further lines. One job per model (and, for the slow S2CNN lines, per seed and size) so
@@ -67,20 +73,20 @@ JOBS: list[tuple[str, str, tuple[str, ...]]] = [
     ("seg_unrotated_small", "cnn_seg_1m_small", ()),
     ("seg_unrotated_small", "s2cnn_seg_204k_small", ()),
     ("seg_mnist4_small", "cnn_seg_218k_small", ()),
-    ("seg_mnist4_small", "s2cnn_seg_204k_small", ()),
+    *_per_run("seg_mnist4_small", "s2cnn_seg_204k_small"),
     ("seg_mnist4_small", "cnn_seg_1m_small", ()),
     ("seg_fashion_small", "cnn_seg_218k_small", ()),
-    ("seg_fashion_small", "s2cnn_seg_204k_small", ()),
+    *_per_run("seg_fashion_small", "s2cnn_seg_204k_small"),
     ("seg_fashion_small", "cnn_seg_1m_small", ()),
     # further lines
-    ("seg_mnist1_small", "gscnn_seg_small", ()),
+    *_per_run("seg_mnist1_small", "gscnn_seg_small", seeds=(1, 2)),  # seed 0 above
     ("cls_mnist_small", "gscnn_cls_small", ()),
     ("seg_saturation_small", "cnn_seg_218k_small", ()),
     ("seg_saturation_small", "cnn_seg_1m_small", ()),
     ("seg_mnist1_small", "cnn_seg_5m5_small", ()),
     ("seg_unrotated_small", "gscnn_seg_small", ()),
-    ("seg_mnist4_small", "gscnn_seg_small", ()),
-    ("seg_fashion_small", "gscnn_seg_small", ()),
+    *_per_run("seg_mnist4_small", "gscnn_seg_small"),
+    *_per_run("seg_fashion_small", "gscnn_seg_small"),
 ]
 
 
@@ -146,7 +152,7 @@ def job_runs(experiment: str, model: str | None, overrides: tuple[str, ...]) -> 
 
 
 def status(jobs, results_dir: str) -> list[dict]:
-    """Per job: runs of its sweep, how many have a finished record (here or in another study, which
+    """Per job: runs of its sweep not already counted for an earlier job, how many have a finished record (here or in another study, which
     ``reuse_runs`` copies), and an estimate of the CPU time left per run to do: the median CPU time
     of the finished runs of the same model in the same study, else the median CPU time per step of
     the model at that bandwidth times the step budget (an upper bound), else unknown (counted in
@@ -175,14 +181,20 @@ def status(jobs, results_dir: str) -> list[dict]:
             if rec.get("steps_run"):
                 per_step.setdefault((model, rec["config"]["data"]["bandwidth"]), []).append(seconds / rec["steps_run"])
     out = []
+    seen: set[str] = set()  # a run two jobs share (a seed-0 job and its sweep's) counts in the first
     for experiment, model, overrides in jobs:
+        runs, todo, unknown, left = 0, 0, 0, 0.0
         cells = job_runs(experiment, model, overrides)  # composes in its own Hydra context
-        todo, unknown, left = 0, 0, 0.0
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             for cell in cells:
                 cfg = compose("train", overrides=[f"experiment={experiment}", *(f"{k}={v}" for k, v in cell.items())])
                 _, resolved = to_run_config(cfg)
-                if records.run_key(resolved) in done:
+                key = records.run_key(resolved)
+                if key in seen:
+                    continue
+                seen.add(key)
+                runs += 1
+                if key in done:
                     continue
                 todo += 1
                 same_study = cost.get((cfg.study, cell["model"]))
@@ -198,8 +210,8 @@ def status(jobs, results_dir: str) -> list[dict]:
                 "experiment": experiment,
                 "model": model,
                 "overrides": overrides,
-                "runs": len(cells),
-                "done": len(cells) - todo,
+                "runs": runs,
+                "done": runs - todo,
                 "cpu_hours_left": left / 3600,
                 "unknown_cost": unknown,
             }

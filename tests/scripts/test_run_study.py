@@ -79,3 +79,8 @@ def test_status_counts_runs_to_do_and_reused_ones(run_study, tmp_path, compose_t
     (row,) = run_study.status([job], str(tmp_path))
     assert (row["runs"], row["done"], row["unknown_cost"]) == (2, 1, 0)
     assert row["cpu_hours_left"] == pytest.approx(100 / 3600)
+    # a run two jobs share counts once, in the first
+    first, second = run_study.status(
+        [("seg_unrotated_small", "s2cnn_seg_204k_small", ("data.n_train=1000",)), job], str(tmp_path)
+    )
+    assert (first["runs"], first["done"], second["runs"], second["done"]) == (6, 1, 0, 0)
