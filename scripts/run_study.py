@@ -35,7 +35,7 @@ def _per_run(experiment: str, model: str, seeds: tuple[int, ...] = (0, 1, 2)) ->
 
 #: (experiment, model, extra overrides) in priority order: first one seed of every claim (C1, C3, C5
 #: on seg_mnist1/seg_unrotated; C2 on cls_mnist; C4 on seg_mnist4/seg_fashion), then the other seeds,
-#: then the further lines. One job per model (and, for the slow S2CNN lines, per seed and size) so
+#: then the further lines. One job per model (and, for the slow S2CNN and GSCNN lines, per seed and size) so
 #: that the lanes balance.
 JOBS: list[tuple[str, str, tuple[str, ...]]] = [
     # seed 0 of every claim
@@ -78,15 +78,21 @@ JOBS: list[tuple[str, str, tuple[str, ...]]] = [
     ("seg_fashion_small", "cnn_seg_218k_small", ()),
     *_per_run("seg_fashion_small", "s2cnn_seg_204k_small"),
     ("seg_fashion_small", "cnn_seg_1m_small", ()),
-    # further lines
+    # further lines, each at seed 0 first: the GSCNN's seeds of C1, the larger CNNs of C1 (saturation),
+    # then the GSCNN in C2, C3 and C4
     *_per_run("seg_mnist1_small", "gscnn_seg_small", seeds=(1, 2)),  # seed 0 above
-    ("cls_mnist_small", "gscnn_cls_small", ()),
     ("seg_saturation_small", "cnn_seg_218k_small", ()),
     ("seg_saturation_small", "cnn_seg_1m_small", ()),
+    ("seg_mnist1_small", "cnn_seg_5m5_small", ("seed=0",)),
+    ("cls_mnist_small", "gscnn_cls_small", ("seed=0",)),
+    ("seg_unrotated_small", "gscnn_seg_small", ("seed=0",)),
+    *_per_run("seg_mnist4_small", "gscnn_seg_small", seeds=(0,)),
+    *_per_run("seg_fashion_small", "gscnn_seg_small", seeds=(0,)),
     ("seg_mnist1_small", "cnn_seg_5m5_small", ()),
+    ("cls_mnist_small", "gscnn_cls_small", ()),
     ("seg_unrotated_small", "gscnn_seg_small", ()),
-    *_per_run("seg_mnist4_small", "gscnn_seg_small"),
-    *_per_run("seg_fashion_small", "gscnn_seg_small"),
+    *_per_run("seg_mnist4_small", "gscnn_seg_small", seeds=(1, 2)),
+    *_per_run("seg_fashion_small", "gscnn_seg_small", seeds=(1, 2)),
 ]
 
 
