@@ -58,13 +58,9 @@ JOBS: list[tuple[str, str, tuple[str, ...]]] = [
     ("seg_fashion_small", "s2cnn_seg_204k_small", ("seed=0", "data.n_train=10000")),
     ("seg_fashion_small", "cnn_seg_1m_small", ("seed=0",)),
     # the other seeds and sizes
-    *[
-        ("seg_mnist1_small", "s2cnn_seg_204k_small", (f"seed={seed}", f"data.n_train={n}"))
-        for n in (1000, 3000, 10000)
-        for seed in (1, 2)
-    ],
+    *_per_run("seg_mnist1_small", "s2cnn_seg_204k_small", seeds=(1, 2)),
     # the generalized spherical CNN as a further line of C1
-    *[("seg_mnist1_small", "gscnn_seg_small", ("seed=0", f"data.n_train={n}")) for n in (1000, 3000, 10000)],
+    *_per_run("seg_mnist1_small", "gscnn_seg_small", seeds=(0,)),
     ("seg_unrotated_small", "cnn_seg_218k_small", ()),
     ("cls_mnist_small", "s2cnn_cls_150k_small", ()),
     ("cls_mnist_small", "cnn_cls_2m5_small", ()),
@@ -158,8 +154,8 @@ def job_runs(experiment: str, model: str | None, overrides: tuple[str, ...]) -> 
 
 
 def status(jobs, results_dir: str) -> list[dict]:
-    """Per job: runs of its sweep not already counted for an earlier job, how many have a finished record (here or in another study, which
-    ``reuse_runs`` copies), and an estimate of the CPU time left per run to do: the median CPU time
+    """Per job: runs of its sweep not already counted for an earlier job, how many have a finished
+    record (here or in another study, which ``reuse_runs`` copies), and an estimate of the CPU time left per run to do: the median CPU time
     of the finished runs of the same model in the same study, else the median CPU time per step of
     the model at that bandwidth times the step budget (an upper bound), else unknown (counted in
     ``unknown_cost``)."""

@@ -38,6 +38,13 @@ def test_every_sweep_cell_has_a_job(run_study, job_set):
         assert not missing, f"{job_set}: {experiment} has no job for {missing[:3]}"
 
 
+@pytest.mark.parametrize("job_set", ["study", "quick"])
+def test_every_job_runs_cells_of_its_sweep(run_study, job_set):
+    # a job whose overrides match no cell (a size or seed the sweep does not have) would run an extra run
+    empty = [job for job in run_study.JOB_SETS[job_set] if not run_study.job_runs(*job)]
+    assert not empty, f"{job_set}: jobs outside their sweeps: {empty[:3]}"
+
+
 def test_study_runs_one_seed_of_every_claim_before_further_seeds(run_study):
     jobs = run_study.JOBS
     first_unrestricted_s2cnn = min(
