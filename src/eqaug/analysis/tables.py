@@ -44,7 +44,7 @@ def _fmt(value: Any, digits: int | None) -> str:
     if isinstance(value, float) and digits is not None:
         return f"{value:,.{digits}f}" if abs(value) >= 1000 else f"{value:.{digits}f}"
     if isinstance(value, int):
-        return f"{value:,}" if abs(value) >= 10000 else str(value)
+        return f"{value:,}"
     return str(value).replace("|", "\\|")
 
 
