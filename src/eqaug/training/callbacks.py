@@ -1,4 +1,5 @@
-"""Callbacks: timing and validation history per validation check (kept across resumes), and fault injection."""
+"""Callbacks: timing and validation history per validation check (kept across resumes), early stopping
+that counts only checks without gain, and fault injection."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 from typing import Any
 
 import lightning as L
+from lightning.pytorch.callbacks import EarlyStopping
 
 
 class EpochHistory(L.Callback):
@@ -78,6 +80,33 @@ class EpochHistory(L.Callback):
     def time_to_threshold(self, target: float | None) -> dict[str, Any] | None:
         """First check whose validation score reaches ``target`` (see :func:`time_to_threshold`)."""
         return time_to_threshold(self.history, self.monitor, target)
+
+
+class PatienceEarlyStopping(EarlyStopping):
+    """Early stopping that ends a run only after ``patience`` checks without gain, also in its first epochs.
+
+    Lightning honours a stop signal only once ``min_epochs`` are done, and keeps it raised meanwhile, so a
+    signal raised in the first epoch (an epoch longer than ``patience`` checks: 30,000 samples at 32 per
+    step and a check every 100 steps) ended the run at the epoch's end even if the score had improved in
+    between. Here an improvement withdraws a pending signal of this callback (not one raised by anything
+    else), and the run goes on until ``patience`` checks without gain again.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._signalled = False  # trainer.should_stop was raised by this callback and is still pending
+
+    def _run_early_stopping_check(self, trainer) -> None:
+        raised_elsewhere = bool(trainer.should_stop) and not self._signalled
+        before = bool(trainer.should_stop)
+        super()._run_early_stopping_check(trainer)
+        if raised_elsewhere:
+            return
+        if self._signalled and self.wait_count == 0:  # improved since the signal: withdraw it
+            trainer.should_stop = False
+            self._signalled = False
+        elif trainer.should_stop and not before:
+            self._signalled = True
 
 
 def time_to_threshold(history: list[dict[str, Any]], monitor: str, target: float | None) -> dict[str, Any] | None:

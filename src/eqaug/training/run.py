@@ -14,12 +14,18 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig, OmegaConf
 
 from eqaug.training import records
-from eqaug.training.callbacks import EpochHistory, KillAfterEpoch, KillAfterStep, time_to_threshold
+from eqaug.training.callbacks import (
+    EpochHistory,
+    KillAfterEpoch,
+    KillAfterStep,
+    PatienceEarlyStopping,
+    time_to_threshold,
+)
 from eqaug.training.datamodule import SphericalDataModule
 from eqaug.training.module import TEST_SPLITS, NonFiniteLossError, SphericalTaskModule
 from eqaug.training.schema import TrainConfig
@@ -234,7 +240,7 @@ def _train(typed: TrainConfig, resolved: dict[str, Any], key: str, ckpt_dir: Pat
     )
     monitor = f"val/{module.monitor}"
     history = EpochHistory(module.monitor)
-    callbacks: list = [history, EarlyStopping(monitor=monitor, mode="max", patience=typed.trainer.patience)]
+    callbacks: list = [history, PatienceEarlyStopping(monitor=monitor, mode="max", patience=typed.trainer.patience)]
     checkpoint = None
     if typed.save_checkpoints:
         # best.ckpt (tested at the end) is rewritten when the score improves; last.ckpt (resumed from) at
