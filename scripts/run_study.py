@@ -74,18 +74,16 @@ JOBS: list[tuple[str, str, tuple[str, ...]]] = [
     ("seg_fashion_small", "cnn_seg_218k_small", ()),
     *_per_run("seg_fashion_small", "s2cnn_seg_204k_small"),
     ("seg_fashion_small", "cnn_seg_1m_small", ()),
-    # further lines, each at seed 0 first: the GSCNN's seeds of C1, the larger CNNs of C1 (saturation),
-    # then the GSCNN in C2, C3 and C4
+    # further lines: the GSCNN's seeds of C1, the larger CNNs of C1 (saturation), the CNN 5.5M and the
+    # GSCNN classifier (minutes per run: all seeds at once), then the GSCNN in C3 and C4, seed 0 first
     *_per_run("seg_mnist1_small", "gscnn_seg_small", seeds=(1, 2)),  # seed 0 above
     ("seg_saturation_small", "cnn_seg_218k_small", ()),
     ("seg_saturation_small", "cnn_seg_1m_small", ()),
-    ("seg_mnist1_small", "cnn_seg_5m5_small", ("seed=0",)),
-    ("cls_mnist_small", "gscnn_cls_small", ("seed=0",)),
+    ("seg_mnist1_small", "cnn_seg_5m5_small", ()),
+    ("cls_mnist_small", "gscnn_cls_small", ()),
     ("seg_unrotated_small", "gscnn_seg_small", ("seed=0",)),
     *_per_run("seg_mnist4_small", "gscnn_seg_small", seeds=(0,)),
     *_per_run("seg_fashion_small", "gscnn_seg_small", seeds=(0,)),
-    ("seg_mnist1_small", "cnn_seg_5m5_small", ()),
-    ("cls_mnist_small", "gscnn_cls_small", ()),
     ("seg_unrotated_small", "gscnn_seg_small", ()),
     *_per_run("seg_mnist4_small", "gscnn_seg_small", seeds=(1, 2)),
     *_per_run("seg_fashion_small", "gscnn_seg_small", seeds=(1, 2)),
