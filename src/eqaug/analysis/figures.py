@@ -305,10 +305,11 @@ def make_figure(
         if panel.title:
             ax.set_title(panel.title, fontsize=10)
         ax.grid(True, which="major", alpha=0.3)
-        handles, labels = ax.get_legend_handles_labels()
-        if handles:
-            handles.append(Patch(facecolor="0.6", alpha=0.3, label="min–max over seeds"))
-            ax.legend(handles=handles, fontsize=8, loc="best", framealpha=0.85)
+    # one legend, right of the last panel (the panels draw the same lines): inside, it hid lines near 0 or 1
+    handles, labels = axes[0][-1].get_legend_handles_labels()
+    if handles:
+        handles.append(Patch(facecolor="0.6", alpha=0.3, label="min–max over seeds"))
+        axes[0][-1].legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     fig.suptitle(spec.title, fontsize=11)
     note = cov.note()
     footer = BAND_NOTE + (f". {note}" if note else "")
