@@ -153,10 +153,10 @@ def job_runs(experiment: str, model: str | None, overrides: tuple[str, ...]) -> 
 
 def status(jobs, results_dir: str) -> list[dict]:
     """Per job: runs of its sweep not already counted for an earlier job, how many have a finished
-    record (here or in another study, which ``reuse_runs`` copies), and an estimate of the CPU time left per run to do: the median CPU time
-    of the finished runs of the same model in the same study, else the median CPU time per step of
-    the model at that bandwidth times the step budget (an upper bound), else unknown (counted in
-    ``unknown_cost``)."""
+    record (here or in another study, which ``reuse_runs`` copies), and an estimate of the CPU time
+    left per run to do: the median CPU time of the finished runs of the same model in the same study,
+    else the median CPU time per step of the model at that bandwidth times the step budget (an upper
+    bound), else unknown (counted in ``unknown_cost``)."""
     import statistics
 
     from hydra import compose, initialize_config_dir

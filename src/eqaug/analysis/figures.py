@@ -306,7 +306,7 @@ def make_figure(
             ax.set_title(panel.title, fontsize=10)
         ax.grid(True, which="major", alpha=0.3)
     # one legend, right of the last panel (the panels draw the same lines): inside, it hid lines near 0 or 1
-    handles, labels = axes[0][-1].get_legend_handles_labels()
+    handles, _ = axes[0][-1].get_legend_handles_labels()
     if handles:
         handles.append(Patch(facecolor="0.6", alpha=0.3, label="min–max over seeds"))
         axes[0][-1].legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)

@@ -98,15 +98,12 @@ class PatienceEarlyStopping(EarlyStopping):
 
     def _run_early_stopping_check(self, trainer) -> None:
         raised_elsewhere = bool(trainer.should_stop) and not self._signalled
-        before = bool(trainer.should_stop)
         super()._run_early_stopping_check(trainer)
         if raised_elsewhere:
             return
         if self._signalled and self.wait_count == 0:  # improved since the signal: withdraw it
             trainer.should_stop = False
-            self._signalled = False
-        elif trainer.should_stop and not before:
-            self._signalled = True
+        self._signalled = bool(trainer.should_stop)
 
 
 def time_to_threshold(history: list[dict[str, Any]], monitor: str, target: float | None) -> dict[str, Any] | None:
