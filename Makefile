@@ -18,11 +18,13 @@ export HYDRA_FULL_ERROR ?= 1
 .PHONY: help install test lint format data sweep study study-status paper figures bench clean
 
 help: ## Show this help
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+	@if [ -t 1 ]; then on='\033[36m'; off='\033[0m'; else on=; off=; fi; \
+	grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) \
+	| awk -v on="$$on" -v off="$$off" 'BEGIN {FS = ":.*?## "}; {printf "  %s%-14s%s %s\n", on, $$1, off, $$2}'
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --upgrade -c constraints.txt "pip>=23" "setuptools>=69" wheel
+	$(PY) -m pip install --upgrade -c constraints.txt "pip>=23" "setuptools>=77" wheel
 	$(PY) -m pip install -c constraints.txt torch torchvision
 	$(PY) -m pip install -c constraints.txt -e '.[dev,slurm]'
 	touch $(STAMP)
@@ -43,9 +45,15 @@ format: install ## Apply ruff fixes and formatting
 data: install ## Fetch/install what datasets this machine can get, and report what is available
 	$(PY) -m eqaug.data.sources --fetch
 
-sweep: install ## The main job: experiment=seg_quick (S2CNN vs CNNs, 24 runs, ~15 min on 2 cores) into results/sweep (SWEEP_DIR), then its figures and tables there
+sweep: install ## The main job: experiment=seg_quick (S2CNN vs CNNs, 12 runs: 3 models x 2 sizes x 2 seeds, ~16 min on 2 idle cores) into results/sweep (SWEEP_DIR), then its figures and tables there
 	$(PY) scripts/run_study.py --set quick --lanes $(LANES) --results-dir $(SWEEP_DIR) --log-dir $(SWEEP_DIR)/logs/study
 	$(PY) -m eqaug.analysis figures --results-dir $(SWEEP_DIR) --out-dir $(SWEEP_DIR) --no-params
+	@echo
+	@if [ -f $(SWEEP_DIR)/tables/study_seg_quick.md ]; then cat $(SWEEP_DIR)/tables/study_seg_quick.md; \
+	else echo "no results table ($(SWEEP_DIR)/tables/study_seg_quick.md): no run finished, see the logs"; fi
+	@echo
+	@echo "figure: $(SWEEP_DIR)/figures/fig2_seg_quick.png (also .pdf); all tables: $(SWEEP_DIR)/tables/"
+	@echo "logs: $(SWEEP_DIR)/logs/study/*.log (one per job, a line per validation check)"
 
 study: install ## The whole CPU-scale study (all _small experiments on LANES=2 lanes, hours; resumable), then the figures
 	$(PY) scripts/run_study.py --lanes $(LANES)

@@ -13,12 +13,18 @@ Usage::
     python scripts/run_study.py --status              # runs done and to do per job, CPU time left
     python scripts/run_study.py --set quick           # make sweep: experiment=seg_quick
     python scripts/run_study.py --set paper --lanes 6 # make paper: every claim at full scale on SLURM
+
+Each job's output (one line per validation check of each run) goes to ``<log-dir>/<job>.log``; the
+script itself prints ``[lane N] start/done <job>`` and, every ``--progress-seconds`` and whenever a
+job ends, ``[progress] 5/12 runs finished (3 this session), 14 min elapsed, about 20 min left``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -151,6 +157,112 @@ def job_runs(experiment: str, model: str | None, overrides: tuple[str, ...]) -> 
     ]
 
 
+def study_of(experiment: str) -> str:
+    """The study an experiment's runs are recorded under: the ``study:`` line of
+    ``conf/experiment/<experiment>.yaml``, else the experiment's name."""
+    from eqaug.config import CONF_DIR
+
+    path = CONF_DIR / "experiment" / f"{experiment}.yaml"
+    if path.exists():
+        for line in path.read_text().splitlines():
+            m = re.match(r"study:\s*([\w.-]+)", line)
+            if m:
+                return m.group(1)
+    return experiment
+
+
+def expected_runs(jobs) -> list[tuple[str, dict]]:
+    """``(study, cell)`` of every run of the jobs' sweeps, once each (a seed-0 job and its sweep share runs)."""
+    out, seen = [], set()
+    for experiment, model, overrides in jobs:
+        study = study_of(experiment)
+        for cell in job_runs(experiment, model, overrides):
+            key = (study, tuple(sorted((k, repr(v)) for k, v in cell.items())))
+            if key not in seen:
+                seen.add(key)
+                out.append((study, cell))
+    return out
+
+
+def count_finished(runs: list[tuple[str, dict]], results_dir: str | os.PathLike) -> int:
+    """How many of ``runs`` (from :func:`expected_runs`) have a finished record under
+    ``<results_dir>/runs/<study>/``; records that cannot be read (e.g. being written) are skipped."""
+    from eqaug.analysis.expected import matches
+
+    finished: dict[str, list[dict]] = {}
+    for study in {study for study, _ in runs}:
+        recs = finished.setdefault(study, [])
+        for path in sorted((Path(results_dir) / "runs" / study).glob("*.json")):
+            try:
+                record = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if isinstance(record, dict) and record.get("status") == "finished":
+                recs.append(record)
+    return sum(1 for study, cell in runs if any(matches(r, cell) for r in finished[study]))
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def progress_line(done: int, total: int, done_at_start: int, elapsed: float) -> str:
+    """``[progress] 5/12 runs finished (3 this session), 14 min elapsed, about 20 min left``: the time
+    left is the time per run finished this session times the runs left (``estimating…`` before the first)."""
+    this_session, left = done - done_at_start, total - done
+    if left <= 0:
+        eta = "nothing left"
+    elif this_session > 0:
+        eta = f"about {_duration(elapsed / this_session * left)} left"
+    else:
+        eta = "estimating…"
+    return f"[progress] {done}/{total} runs finished ({this_session} this session), {_duration(elapsed)} elapsed, {eta}"
+
+
+class Progress:
+    """Prints :func:`progress_line` every ``every`` seconds (never if ``every <= 0``) and on :meth:`report`.
+    Counting never raises: a failure prints a short warning and the runner goes on."""
+
+    def __init__(self, jobs, results_dir: str, every: float) -> None:
+        self.results_dir, self.every = results_dir, every
+        self.start = time.time()
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.runs: list[tuple[str, dict]] | None = None
+        self.done_at_start = 0
+        try:
+            self.runs = expected_runs(jobs)
+            self.done_at_start = count_finished(self.runs, results_dir)
+        except Exception as err:  # noqa: BLE001
+            print(f"[progress] cannot count the runs ({type(err).__name__}: {err}); no progress lines", flush=True)
+            self.runs = None
+
+    def report(self) -> None:
+        if self.runs is None:
+            return
+        with self.lock:
+            try:
+                done = count_finished(self.runs, self.results_dir)
+                line = progress_line(done, len(self.runs), self.done_at_start, time.time() - self.start)
+            except Exception as err:  # noqa: BLE001
+                line = f"[progress] could not count the runs ({type(err).__name__}: {err})"
+            print(line, flush=True)
+
+    def _loop(self) -> None:
+        while not self.stopped.wait(self.every):
+            self.report()
+
+    def __enter__(self) -> Progress:
+        self.report()
+        if self.every > 0 and self.runs is not None:
+            threading.Thread(target=self._loop, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopped.set()
+
+
 def status(jobs, results_dir: str) -> list[dict]:
     """Per job: runs of its sweep not already counted for an earlier job, how many have a finished
     record (here or in another study, which ``reuse_runs`` copies), and an estimate of the CPU time
@@ -162,8 +274,9 @@ def status(jobs, results_dir: str) -> list[dict]:
     from hydra import compose, initialize_config_dir
 
     from eqaug.config import CONF_DIR, register_configs
+    from eqaug.data.sources import SourceNotFoundError
     from eqaug.training import records
-    from eqaug.training.run import to_run_config
+    from eqaug.training.run import to_run_config, with_data_identity
 
     register_configs()
     done: dict[str, dict] = {}
@@ -183,13 +296,17 @@ def status(jobs, results_dir: str) -> list[dict]:
     out = []
     seen: set[str] = set()  # a run two jobs share (a seed-0 job and its sweep's) counts in the first
     for experiment, model, overrides in jobs:
-        runs, todo, unknown, left = 0, 0, 0, 0.0
+        runs, todo, unknown, left, no_data = 0, 0, 0, 0.0, 0
         cells = job_runs(experiment, model, overrides)  # composes in its own Hydra context
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             for cell in cells:
                 cfg = compose("train", overrides=[f"experiment={experiment}", *(f"{k}={v}" for k, v in cell.items())])
                 _, resolved = to_run_config(cfg)
-                key = records.run_key(resolved)
+                try:
+                    key = records.run_key(with_data_identity(resolved))
+                except SourceNotFoundError:  # data not on this machine: the run cannot be keyed (or run) here
+                    no_data += 1
+                    continue
                 if key in seen:
                     continue
                 seen.add(key)
@@ -214,6 +331,7 @@ def status(jobs, results_dir: str) -> list[dict]:
                 "done": runs - todo,
                 "cpu_hours_left": left / 3600,
                 "unknown_cost": unknown,
+                "no_data": no_data,
             }
         )
     return out
@@ -228,6 +346,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", help="experiments to run (default: all of the set)")
     parser.add_argument("--results-dir", default="results")
     parser.add_argument("--log-dir", default="results/logs/study", help="one log file per job")
+    parser.add_argument(
+        "--progress-seconds",
+        type=float,
+        default=60,
+        help="print runs finished / total and the time left this often (and when a job ends; 0: only then)",
+    )
     parser.add_argument("--list", action="store_true", help="print the jobs and exit")
     parser.add_argument(
         "--status", action="store_true", help="runs done and to do per job, with an estimate of the CPU time left"
@@ -237,11 +361,14 @@ def main(argv: list[str] | None = None) -> int:
     jobs = commands(
         set(args.only) if args.only else None, args.results_dir, args.extra, JOB_SETS[args.set], SET_OVERRIDES[args.set]
     )
+    selected = [j for j in JOB_SETS[args.set] if not args.only or j[0] in args.only]
     if args.status:
-        rows = status([j for j in JOB_SETS[args.set] if not args.only or j[0] in args.only], args.results_dir)
+        rows = status(selected, args.results_dir)
         for row in rows:
             label = " ".join([row["experiment"], row["model"] or "(all models)", *row["overrides"]])
             unknown = f" + {row['unknown_cost']} of unknown cost" if row["unknown_cost"] else ""
+            if row["no_data"]:
+                unknown += f" + {row['no_data']} whose data are not on this machine"
             print(f"{row['done']:3d}/{row['runs']:<3d} {row['cpu_hours_left']:6.2f} CPU-h left{unknown}  {label}")
         total, unknown = sum(r["cpu_hours_left"] for r in rows), sum(r["unknown_cost"] for r in rows)
         print(
@@ -276,12 +403,14 @@ def main(argv: list[str] | None = None) -> int:
             if code != 0:
                 with lock:
                     failures.append(name)
+            progress.report()
 
-    threads = [threading.Thread(target=lane, args=(k,)) for k in range(args.lanes)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    with Progress(selected, args.results_dir, args.progress_seconds) as progress:
+        threads = [threading.Thread(target=lane, args=(k,)) for k in range(args.lanes)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     if failures:
         print("jobs that exited non-zero:", ", ".join(failures))
     return 1 if failures else 0

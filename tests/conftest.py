@@ -10,7 +10,7 @@ import socket
 
 import pytest
 
-from eqaug.testing import TINY
+from eqaug.testing import TINY, write_idx_set
 
 os.environ["WANDB_MODE"] = "disabled"
 os.environ.setdefault("HYDRA_FULL_ERROR", "1")
@@ -56,3 +56,14 @@ def compose_train():
 def tiny(tmp_path) -> list[str]:
     """Tiny-run overrides writing under a temporary ``results_dir``."""
     return [*TINY, f"results_dir={tmp_path / 'results'}"]
+
+
+@pytest.fixture(scope="session")
+def fashion_idx_root(tmp_path_factory):
+    """A ``data.root`` holding small synthetic FashionMNIST IDX files (``FashionMNIST/raw``, 40/20 items).
+
+    Tests of FashionMNIST experiments use it, so they never need Debian's ``dataset-fashion-mnist``.
+    """
+    root = tmp_path_factory.mktemp("fashion_idx")
+    write_idx_set(root / "FashionMNIST" / "raw", seed=7)
+    return root

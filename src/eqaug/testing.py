@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 #: The source checkout (where ``conf/`` lives).
 REPO = Path(__file__).resolve().parents[2]
 
@@ -37,3 +39,35 @@ def run_module(*args: str, cwd: Path = REPO, timeout: float = 300) -> subprocess
     return subprocess.run(
         [sys.executable, "-m", *args], cwd=cwd, env=subprocess_env(), capture_output=True, text=True, timeout=timeout
     )
+
+
+def synthetic_items(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` fake 28×28 items: a bright (200..255) bar whose place depends on the class, on a dark background."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 10
+    images = np.zeros((n, 28, 28), dtype=np.uint8)
+    for k, c in enumerate(labels):
+        top = 4 + c  # rows 4+c .. 4+c+9
+        images[k, top : top + 10, 8:20] = rng.integers(200, 256, size=(10, 12))
+        images[k, top - 1, 8:20] = 100  # a dim edge: below the MNIST threshold 150
+    return images, labels.astype(np.int64)
+
+
+def write_idx_set(directory: Path, n_train: int = 40, n_test: int = 20, gz: bool = True, seed: int = 0) -> dict:
+    """Write the four IDX files of a synthetic dataset into ``directory``; returns the arrays written.
+
+    For tests of the IDX path (MNIST or FashionMNIST layout alike) without downloading anything:
+    ``write_idx_set(root / "FashionMNIST" / "raw")`` makes ``data.root=root`` serve FashionMNIST.
+    """
+    from eqaug.data.idx import write_idx
+    from eqaug.data.sources import IDX_FILES
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    arrays = {"train": synthetic_items(n_train, seed), "test": synthetic_items(n_test, seed + 1)}
+    suffix = ".gz" if gz else ""
+    for pool, (img_name, lbl_name) in IDX_FILES.items():
+        images, labels = arrays[pool]
+        write_idx(directory / (img_name + suffix), images)
+        write_idx(directory / (lbl_name + suffix), labels.astype(np.uint8))
+    return arrays

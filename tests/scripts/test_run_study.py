@@ -66,7 +66,7 @@ def test_status_counts_runs_to_do_and_reused_ones(run_study, tmp_path, compose_t
     import json
 
     from eqaug.training import records
-    from eqaug.training.run import to_run_config
+    from eqaug.training.run import to_run_config, with_data_identity
 
     job = ("seg_unrotated_small", "s2cnn_seg_204k_small", ("seed=0", "data.n_train=1000"))
     assert [c["data.projection_point"] for c in run_study.job_runs(*job)] == ["equator", "south_pole"]
@@ -77,8 +77,10 @@ def test_status_counts_runs_to_do_and_reused_ones(run_study, tmp_path, compose_t
     _, resolved = to_run_config(
         compose_train(["experiment=seg_mnist1_small", "model=s2cnn_seg_204k_small", "seed=0", "data.n_train=1000"])
     )
+    resolved = with_data_identity(resolved)
     key = records.run_key(resolved)
     record = {"run_key": key, "status": "finished", "study": "seg_mnist1_small", "config": resolved}
+    record |= {"metrics": {}, "history": []}
     record |= {"steps_run": 4000, "timing": {"cpu_seconds_total": 100.0}}
     path = tmp_path / "runs" / "seg_mnist1_small" / f"{key}.json"
     path.parent.mkdir(parents=True)
@@ -91,3 +93,52 @@ def test_status_counts_runs_to_do_and_reused_ones(run_study, tmp_path, compose_t
         [("seg_unrotated_small", "s2cnn_seg_204k_small", ("data.n_train=1000",)), job], str(tmp_path)
     )
     assert (first["runs"], first["done"], second["runs"], second["done"]) == (6, 1, 0, 0)
+
+
+def _fake_record(results_dir, study: str, name: str, model: str, n_train: int, seed: int, status="finished") -> None:
+    import json
+
+    config = {"model": {"name": model}, "data": {"n_train": n_train}, "seed": seed}
+    path = results_dir / "runs" / study / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"run_key": name, "status": status, "study": study, "config": config}))
+
+
+def test_count_finished_counts_runs_of_the_selected_jobs(run_study, tmp_path):
+    runs = run_study.expected_runs(run_study.QUICK_JOBS)
+    assert len(runs) == 12 and {study for study, _ in runs} == {"seg_quick"}  # 3 models x 2 sizes x 2 seeds
+    assert run_study.count_finished(runs, tmp_path) == 0
+    _fake_record(tmp_path, "seg_quick", "a", "cnn_seg_218k_small", 1000, 0)
+    _fake_record(tmp_path, "seg_quick", "a2", "cnn_seg_218k_small", 1000, 0)  # same run twice: counts once
+    _fake_record(tmp_path, "seg_quick", "b", "s2cnn_seg_204k_small", 5000, 1)
+    _fake_record(tmp_path, "seg_quick", "c", "cnn_seg_1m_small", 1000, 1, status="failed")  # not finished
+    _fake_record(tmp_path, "seg_quick", "d", "cnn_seg_1m_small", 3000, 0)  # outside the sweep
+    _fake_record(tmp_path, "seg_mnist1_small", "e", "cnn_seg_1m_small", 1000, 0)  # another study
+    (tmp_path / "runs" / "seg_quick" / "half-written.json").write_text('{"run_key": ')
+    assert run_study.count_finished(runs, tmp_path) == 2
+    # one job's runs only: the S2CNN at n = 1000
+    s2cnn_1000 = run_study.expected_runs(run_study.QUICK_JOBS[:1])
+    assert len(s2cnn_1000) == 2 and run_study.count_finished(s2cnn_1000, tmp_path) == 0
+
+
+def test_progress_line(run_study):
+    assert run_study.progress_line(5, 12, 2, 14 * 60) == (
+        "[progress] 5/12 runs finished (3 this session), 14 min elapsed, about 33 min left"
+    )
+    assert run_study.progress_line(2, 12, 2, 90).endswith("(0 this session), 2 min elapsed, estimating…")
+    assert run_study.progress_line(12, 12, 0, 3 * 3600 + 60).endswith("3 h 01 min elapsed, nothing left")
+
+
+def test_progress_reports_and_survives_counting_failures(run_study, tmp_path, monkeypatch, capsys):
+    _fake_record(tmp_path, "seg_quick", "a", "cnn_seg_218k_small", 1000, 0)
+    with run_study.Progress(run_study.QUICK_JOBS, str(tmp_path), every=0) as progress:
+        _fake_record(tmp_path, "seg_quick", "b", "cnn_seg_218k_small", 1000, 1)
+        monkeypatch.setattr(run_study, "count_finished", lambda *a: 1 / 0)
+        progress.report()  # a failure to count prints a warning and raises nothing
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("[progress] 1/12 runs finished (0 this session)")
+    assert lines[1].startswith("[progress] could not count the runs (ZeroDivisionError")
+    monkeypatch.setattr(run_study, "expected_runs", lambda jobs: 1 / 0)
+    with run_study.Progress(run_study.QUICK_JOBS, str(tmp_path), every=0) as progress:
+        progress.report()
+    assert capsys.readouterr().out.startswith("[progress] cannot count the runs (ZeroDivisionError")

@@ -1,17 +1,21 @@
-"""Early stopping counts only checks without gain, also while Lightning defers the stop to ``min_epochs``."""
+"""Early stopping counts only checks without gain, also while Lightning defers the stop to ``min_epochs``;
+the validation history logs one line per check."""
 
+import logging
 from types import SimpleNamespace
 
 import pytest
 import torch
 from lightning.pytorch.callbacks import EarlyStopping
 
-from eqaug.training.callbacks import PatienceEarlyStopping
+from eqaug.training.callbacks import EpochHistory, PatienceEarlyStopping
 
 
 def _trainer() -> SimpleNamespace:
     strategy = SimpleNamespace(reduce_boolean_decision=lambda decision, all=True: decision)
-    return SimpleNamespace(fast_dev_run=False, should_stop=False, current_epoch=0, strategy=strategy, callback_metrics={})
+    return SimpleNamespace(
+        fast_dev_run=False, should_stop=False, current_epoch=0, strategy=strategy, callback_metrics={}
+    )
 
 
 def _checks(callback: EarlyStopping, scores: list[float], trainer: SimpleNamespace | None = None) -> list[bool]:
@@ -58,3 +62,22 @@ def test_a_signal_raised_elsewhere_is_left_alone():
     trainer.should_stop = True  # e.g. another callback, or a SLURM requeue
     stopping = PatienceEarlyStopping(monitor="val/score", mode="max", patience=2)
     assert _checks(stopping, [0.0, 0.0, 0.0, 1.0], trainer) == [True] * 4
+
+
+def test_epoch_history_logs_one_line_per_check(caplog):
+    history = EpochHistory("miou_nb")
+    trainer = SimpleNamespace(sanity_checking=False, current_epoch=0, global_step=0, max_steps=500)
+    module = SimpleNamespace(samples_seen=0, results={}, period_train_loss=lambda: 0.5, reset_period_loss=lambda: None)
+    history.on_train_start(trainer, module)
+    with caplog.at_level(logging.INFO, logger="eqaug.train"):
+        for step, score in ((100, 0.1301), (200, 0.1234)):
+            trainer.global_step, trainer.current_epoch = step, step // 100
+            module.samples_seen += 3200
+            module.results = {"val": {"miou_nb": score, "loss": 1.0}}
+            history.on_validation_epoch_start(trainer, module)
+            history.on_validation_end(trainer, module)
+    lines = [r.getMessage() for r in caplog.records if r.name == "eqaug.train"]
+    assert len(lines) == 2 and len(history.history) == 2
+    assert lines[0].startswith("check 1 step 100/500 epoch 1: val miou_nb 0.1301 (best 0.1301)")
+    assert lines[1].startswith("check 2 step 200/500 epoch 2: val miou_nb 0.1234 (best 0.1301), train loss 0.5000")
+    assert "samples/s" in lines[1] and lines[1].endswith("s elapsed")

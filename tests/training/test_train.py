@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 from eqaug.config import CONF_DIR
 from eqaug.testing import TINY, run_module
 from eqaug.training import records
-from eqaug.training.run import CheckpointMismatchError, run_training, to_run_config
+from eqaug.training.run import CheckpointMismatchError, run_training, to_run_config, with_data_identity
 
 EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
 TINY_MODEL = {
@@ -54,8 +54,12 @@ def test_experiment_composes_for_every_swept_model(compose_train, experiment):
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
-def test_experiment_runs_fast_dev_run(compose_train, tiny, experiment):
-    """Each experiment's settings run one fast_dev_run step, with the tiny model of each swept family."""
+def test_experiment_runs_fast_dev_run(compose_train, tiny, fashion_idx_root, experiment):
+    """Each experiment's settings run one fast_dev_run step, with the tiny model of each swept family.
+
+    FashionMNIST comes from small IDX files the test suite writes (``fashion_idx_root``), so the
+    FashionMNIST path is covered on a machine without Debian's package; MNIST from the embedded digits.
+    """
     families = sorted(
         {compose_train([f"experiment={experiment}", f"model={m}"]).model.family for m in _sweep_models(experiment)}
     )
@@ -63,9 +67,11 @@ def test_experiment_runs_fast_dev_run(compose_train, tiny, experiment):
     for family in families:
         overrides = [f"experiment={experiment}", f"model={TINY_MODEL[family]}", *tiny, "trainer.fast_dev_run=true"]
         # full-scale experiments read the full MNIST via torchvision; tests use the embedded digits
-        overrides.append("data.source=auto")
+        overrides += ["data.source=auto", f"data.root={fashion_idx_root}"]
         record = run_training(compose_train(overrides))
         assert record["status"] == "finished", record.get("failure")
+        if record["config"]["data"]["dataset"] == "fashion_mnist":
+            assert record["data_source"]["source"] == "idx" and record["data_source"]["path"] == "FashionMNIST/raw"
         monitor = record["metrics"]["monitor"]
         for split in ("test_rot", "test_unrot"):
             value = record["metrics"][split][monitor]
@@ -188,7 +194,8 @@ def test_nan_run_leaves_failure_record_and_sweep_completes(tmp_path):
         "trainer.max_epochs=2",
         f"results_dir={out}",
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == 1, proc.stderr[-3000:]  # the sweep went on, then reported the failed run
+    assert "1 of 2 runs failed" in proc.stderr and "nan" in proc.stderr
     by_lr = {r["config"]["optim"]["lr"]: r for r in _records(out)}
     assert by_lr[1e-3]["status"] == "finished"
     assert by_lr[1e10]["status"] == "failed"
@@ -272,9 +279,9 @@ def test_checkpoint_from_another_model_is_refused(compose_train, tmp_path):
     first = run_training(compose_train(["model=cnn_seg_tiny", *base]))
     other_cfg = compose_train(["model=s2cnn_seg_tiny", *base])
     _, resolved = to_run_config(other_cfg)
-    other_dir = records.checkpoint_dir(out, "mix", records.run_key(resolved))
+    other_dir = records.checkpoint_dir(out, "mix", records.run_key(with_data_identity(resolved)))
     other_dir.mkdir(parents=True)
-    (other_dir / "last.ckpt").write_bytes(Path(first["checkpoint"]["last"]).read_bytes())
+    (other_dir / "last.ckpt").write_bytes((out / first["checkpoint"]["last"]).read_bytes())
     with pytest.raises(CheckpointMismatchError, match="cnn_seg_tiny"):
         run_training(other_cfg)
 
@@ -282,7 +289,7 @@ def test_checkpoint_from_another_model_is_refused(compose_train, tmp_path):
 def test_corrupt_record_is_a_clear_error(compose_train, tmp_path):
     cfg = compose_train(["model=cnn_seg_tiny", *TINY, f"results_dir={tmp_path}"])
     _, resolved = to_run_config(cfg)
-    path = records.record_path(tmp_path, "default", records.run_key(resolved))
+    path = records.record_path(tmp_path, "default", records.run_key(with_data_identity(resolved)))
     path.parent.mkdir(parents=True)
     path.write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
@@ -304,7 +311,9 @@ def test_record_contents(compose_train, tmp_path):
     on_disk = records.read_record(records.record_path(tmp_path, "default", rec["run_key"]))
     assert on_disk["run_key"] == rec["run_key"]
     # the checkpoint is loadable with weights_only=True and names its run
-    ckpt = torch.load(rec["checkpoint"]["best"], map_location="cpu", weights_only=True)
+    # paths in the record are relative to results_dir, so results/ can move or be committed
+    assert not Path(rec["checkpoint"]["best"]).is_absolute()
+    ckpt = torch.load(tmp_path / rec["checkpoint"]["best"], map_location="cpu", weights_only=True)
     assert ckpt["eqaug"]["run_key"] == rec["run_key"]
 
 

@@ -354,14 +354,18 @@ def make_all_figures(
     only: list[str] | None = None,
     log=print,
 ) -> list[FigureResult]:
-    """Draw every figure whose studies have records; print a note for each skipped one."""
+    """Draw every figure whose studies have records; print a note for each skipped one (one line for all
+    those skipped for want of records: most studies have none after ``make sweep``)."""
     grouped = records_by_study(records)
     results = []
+    no_records: list[str] = []
     for spec in all_figure_specs():
         if only and spec.stem not in only and spec.fig_id not in only:
             continue
         result = make_figure(spec, grouped, out_dir, conf_dir)
-        if result.skipped:
+        if result.skipped and result.skipped.startswith("no records") and not only:
+            no_records.append(spec.stem)
+        elif result.skipped:
             log(f"skip {spec.stem}: {result.skipped}")
         else:
             log(
@@ -369,6 +373,9 @@ def make_all_figures(
                 + (f"  ({result.note})" if result.note else "")
             )
         results.append(result)
+    if no_records:
+        more = f", … ({len(no_records) - 4} more)" if len(no_records) > 4 else ""
+        log(f"skip {len(no_records)} figures without records for their studies: {', '.join(no_records[:4])}{more}")
     return results
 
 

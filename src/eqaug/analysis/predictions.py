@@ -78,11 +78,12 @@ def prediction_path(out_root: str | os.PathLike, study: str, run_key: str) -> Pa
 
 
 def find_checkpoint(record: dict[str, Any], results_dir: str | os.PathLike) -> Path | None:
-    """The run's best checkpoint: the path in the record, else ``results_dir/checkpoints/<study>/<key>/best.ckpt``."""
+    """The run's best checkpoint: the path in the record (relative to ``results_dir``; absolute in older
+    records), else ``results_dir/checkpoints/<study>/<key>/best.ckpt``."""
     candidates = []
     best = (record.get("checkpoint") or {}).get("best")
     if best:
-        candidates.append(Path(best))
+        candidates.append(Path(results_dir) / best)  # an absolute path stays as it is
     candidates.append(checkpoint_dir(results_dir, record["study"], record["run_key"]) / "best.ckpt")
     for path in candidates:
         if path.is_file():
@@ -97,7 +98,7 @@ def _model_from_checkpoint(path: Path, record: dict[str, Any]):
 
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     owner = (ckpt.get("eqaug") or {}).get("run_key")
-    if owner != record["run_key"]:
+    if owner not in (record["run_key"], record.get("migrated_from")):  # a checkpoint from before a migration
         raise ValueError(f"checkpoint {path} belongs to run {owner!r}, not to {record['run_key']!r}")
     model = build_model(record["config"]["model"])
     state = {k[len("model.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}

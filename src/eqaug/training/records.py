@@ -2,9 +2,18 @@
 
 A run is identified by its *run key*: a readable prefix plus a hash of the resolved config minus
 the keys that only say where or how fast it runs (output paths, logging, threads, workers,
-devices). One JSON record per finished (or failed) run at ``results_dir/runs/<study>/<run_key>.json``,
+devices), plus the identity of the data actually used (``data_identity``: the resolved source and a
+content fingerprint of the planar pools, :func:`eqaug.data.sources.data_identity`) — not the path
+they were read from, so a run keeps its key on another machine and changes it on other data.
+One JSON record per finished (or failed) run at ``results_dir/runs/<study>/<run_key>.json``,
 written atomically (temporary file in the same directory, then ``os.replace``), so concurrent
-cluster jobs never write the same file and a crash never leaves half a record.
+cluster jobs never write the same file and a crash never leaves half a record. Records are
+readable by the group and others (mode ``0o644`` less the umask): a shared results folder works.
+Paths inside a record are relative to ``results_dir`` (checkpoints) or to ``data.root`` (data), so
+a committed or moved ``results/`` stays valid.
+
+Format history: format 1 keyed runs without ``data_identity``; format 2 keys include it.
+:mod:`eqaug.training.migrate` rewrites format-1 records (new key, same results).
 """
 
 from __future__ import annotations
@@ -39,34 +48,63 @@ NON_IDENTITY_KEYS = {
     "trainer.requeue",
     "data.root",
     "data.cache_dir",
+    "data.source",  # how the data were asked for; what they are is the data identity
+}
+#: Format 1 hashed ``data.source`` (the request) and not the data identity (:mod:`eqaug.training.migrate`).
+LEGACY_IDENTITY_KEYS = {
+    1: NON_IDENTITY_KEYS - {"data.source"},
 }
 
-RECORD_FORMAT = 1
+#: Config keys added after records existed, with the value that reproduces the old behaviour: a key at
+#: that value is left out of the hash, so adding a key never re-keys the runs that did not use it.
+ADDED_KEY_DEFAULTS: dict[str, Any] = {
+    "trainer.min_steps": -1,
+}
+
+RECORD_FORMAT = 2
+#: The top-level key of a resolved config that holds the data identity (part of the run key).
+DATA_IDENTITY_KEY = "data_identity"
 
 
-def _strip(cfg: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def _strip(cfg: dict[str, Any], exclude: set[str], prefix: str = "") -> dict[str, Any]:
     out = {}
     for key, value in cfg.items():
         path = f"{prefix}{key}"
-        if path in NON_IDENTITY_KEYS:
+        if path in exclude or (path in ADDED_KEY_DEFAULTS and value == ADDED_KEY_DEFAULTS[path]):
             continue
-        out[key] = _strip(value, path + ".") if isinstance(value, dict) else value
+        out[key] = _strip(value, exclude, path + ".") if isinstance(value, dict) else value
     return out
 
 
-def identity_config(cfg: dict[str, Any]) -> dict[str, Any]:
-    """The part of a resolved config that determines the run's result."""
-    return _strip(cfg)
+def identity_config(cfg: dict[str, Any], exclude: set[str] = NON_IDENTITY_KEYS) -> dict[str, Any]:
+    """The part of a resolved config that determines the run's result (all but ``exclude``)."""
+    return _strip(cfg, exclude)
 
 
-def config_hash(cfg: dict[str, Any], length: int = 10) -> str:
+def config_hash(cfg: dict[str, Any], length: int = 10, exclude: set[str] = NON_IDENTITY_KEYS) -> str:
     """Stable hash of :func:`identity_config` (sorted-key JSON, SHA-256)."""
-    blob = json.dumps(identity_config(cfg), sort_keys=True, default=str, separators=(",", ":"))
+    blob = json.dumps(identity_config(cfg, exclude), sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:length]
 
 
+class MissingDataIdentityError(KeyError):
+    """A run key was asked for a config without ``data_identity``."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 def run_key(cfg: dict[str, Any]) -> str:
-    """Readable, unique name of a run: ``<model>__<data>__n<n_train>__<rot|unrot>__s<seed>__<hash>``."""
+    """Readable, unique name of a run: ``<model>__<data>__n<n_train>__<rot|unrot>__s<seed>__<hash>``.
+
+    ``cfg`` is a resolved config with its ``data_identity`` (added by
+    :func:`eqaug.training.run.with_data_identity`); the hash covers both.
+    """
+    if not isinstance(cfg.get(DATA_IDENTITY_KEY), dict):
+        raise MissingDataIdentityError(
+            f"the config has no {DATA_IDENTITY_KEY!r} (resolved data source and fingerprint), which every run key "
+            "includes: add it with eqaug.training.run.with_data_identity(resolved)"
+        )
     data, model = cfg["data"], cfg["model"]
     name = model.get("name") or model.get("family", "model")
     items = f"{data['dataset']}{data['n_items']}-{data['task']}"
@@ -84,8 +122,23 @@ def checkpoint_dir(results_dir: str | os.PathLike, study: str, key: str) -> Path
     return Path(results_dir) / "checkpoints" / study / key
 
 
+def lock_path(results_dir: str | os.PathLike, study: str, key: str) -> Path:
+    """The lock file held while a run trains (``results_dir/locks/<study>/<run_key>.lock``)."""
+    return Path(results_dir) / "locks" / study / f"{key}.lock"
+
+
 def log_dir(results_dir: str | os.PathLike, study: str) -> Path:
     return Path(results_dir) / "logs" / study
+
+
+#: Permissions of records and other result files before the umask (mkstemp alone gives 0o600).
+RECORD_MODE = 0o644
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json_atomic(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
@@ -99,6 +152,7 @@ def write_json_atomic(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
             fh.write("\n")
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, RECORD_MODE & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -115,7 +169,31 @@ def read_record(path: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"run record {path} is not valid JSON ({err}); delete it to re-run that run") from err
     if not isinstance(record, dict) or "run_key" not in record or "status" not in record:
         raise ValueError(f"{path} is not an eqaug run record (no 'run_key'/'status'); delete it to re-run that run")
+    required = REQUIRED_KEYS.get(record["status"], ())
+    missing = [k for k in required if k not in record]
+    if missing:
+        raise ValueError(
+            f"run record {path} (status {record['status']!r}) lacks {', '.join(map(repr, missing))}: it is incomplete "
+            "or was written by another program; delete it to re-run that run"
+        )
     return record
+
+
+#: Keys a record of each status must have (checked by :func:`read_record`).
+REQUIRED_KEYS = {
+    "finished": ("config", "metrics", "history", "study"),
+    "failed": ("config", "failure", "study"),
+}
+
+
+def relative_to_results(path: str | os.PathLike | None, results_dir: str | os.PathLike) -> str | None:
+    """``path`` relative to ``results_dir`` (POSIX), for records; unchanged if it lies elsewhere."""
+    if not path:
+        return None
+    try:
+        return Path(path).resolve().relative_to(Path(results_dir).resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def iter_records(results_dir: str | os.PathLike, study: str | None = None):

@@ -14,6 +14,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from filelock import FileLock, Timeout
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig, OmegaConf
@@ -40,6 +41,10 @@ class CheckpointMismatchError(RuntimeError):
     """A checkpoint found in a run's directory was written by a different run or model."""
 
 
+class NoValidationError(RuntimeError):
+    """Training ended without a single validation check: nothing was measured."""
+
+
 def to_run_config(cfg: DictConfig) -> tuple[TrainConfig, dict[str, Any]]:
     """Validate a composed config; returns the typed config and the resolved plain dict."""
     resolved = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
@@ -60,6 +65,39 @@ def to_run_config(cfg: DictConfig) -> tuple[TrainConfig, dict[str, Any]]:
         )
     resolved["data"] = asdict(typed.data)
     return typed, resolved
+
+
+def with_data_identity(resolved: dict[str, Any]) -> dict[str, Any]:
+    """``resolved`` with its ``data_identity`` (resolved source, content fingerprint), which the run key includes.
+
+    Reads the planar pools (cached per process). Raises
+    :class:`eqaug.data.sources.SourceNotFoundError` with a message saying how to get missing data.
+    """
+    from eqaug.data.sources import data_identity
+
+    data = resolved["data"]
+    identity = data_identity(data["dataset"], data["source"], data["root"])
+    return {**resolved, records.DATA_IDENTITY_KEY: identity}
+
+
+class ResultsDirNotWritableError(PermissionError):
+    """``results_dir`` cannot be written; raised before anything runs."""
+
+
+def check_results_dir_writable(results_dir: str | os.PathLike) -> Path:
+    """Create ``results_dir`` if needed and prove it writable, or raise a clear error naming it."""
+    path = Path(results_dir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".eqaug-write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise ResultsDirNotWritableError(
+            f"results_dir={str(results_dir)!r} is not writable ({type(err).__name__}: {err.strerror or err}); "
+            "choose another with results_dir=DIR or fix its permissions"
+        ) from err
+    return path
 
 
 def _failure_kind(err: BaseException) -> str:
@@ -138,10 +176,43 @@ def _reuse_finished_run(typed: TrainConfig, resolved: dict[str, Any], key: str, 
 
 
 def run_training(cfg: DictConfig) -> dict[str, Any]:
-    """Train and evaluate one run; returns its record (also written to ``results_dir/runs/<study>/``)."""
+    """Train and evaluate one run; returns its record (also written to ``results_dir/runs/<study>/``).
+
+    A run that another process is training (its lock file is held) is skipped: the returned record
+    has ``status: "busy"`` and nothing is written.
+    """
+    from eqaug.data.sources import DataFileError, SourceNotFoundError
+
     typed, resolved = to_run_config(cfg)
+    check_results_dir_writable(typed.results_dir)
+    try:
+        resolved = with_data_identity(resolved)
+    except (SourceNotFoundError, DataFileError) as err:  # no data, no run key: reported, nothing written
+        log.error("run failed before training (data): %s", err)
+        return {
+            "status": "failed",
+            "run_key": None,
+            "study": typed.study,
+            "config": resolved,
+            "failure": {"kind": "data", "message": str(err)},
+        }
     key = records.run_key(resolved)
     rec_path = records.record_path(typed.results_dir, typed.study, key)
+    lock_path = records.lock_path(typed.results_dir, typed.study, key)
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(lock_path, timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        log.warning("skip %s: another process is training it (lock %s held)", key, lock_path)
+        return {"status": "busy", "run_key": key, "study": typed.study, "lock": str(lock_path)}
+    try:
+        return _run_locked(typed, resolved, key, rec_path)
+    finally:
+        lock.release()
+
+
+def _run_locked(typed: TrainConfig, resolved: dict[str, Any], key: str, rec_path: Path) -> dict[str, Any]:
     existing = _existing_record(rec_path, typed.retry_failed)
     if existing is not None:
         log.info("skip %s: record exists (%s) at %s", key, existing["status"], rec_path)
@@ -256,6 +327,7 @@ def _train(typed: TrainConfig, resolved: dict[str, Any], key: str, ckpt_dir: Pat
     trainer = L.Trainer(
         max_epochs=tc.max_epochs,
         min_epochs=tc.min_epochs,
+        min_steps=tc.min_steps if tc.min_steps >= 0 else None,
         max_steps=tc.max_steps,
         val_check_interval=tc.val_check_steps,
         check_val_every_n_epoch=None if tc.val_check_steps else 1,
@@ -289,6 +361,14 @@ def _train(typed: TrainConfig, resolved: dict[str, Any], key: str, ckpt_dir: Pat
     fit_seconds = time.perf_counter() - t0 - setup_seconds
     # snapshot: testing from a checkpoint restores the callbacks' states (the history as of that epoch)
     rows = list(history.history)
+    if not rows and not tc.fast_dev_run:
+        raise NoValidationError(
+            f"run {key} ended after {trainer.global_step} optimiser steps without a validation check "
+            f"(trainer.val_check_steps={tc.val_check_steps}, max_steps={tc.max_steps}); nothing to record"
+        )
+    bad = [name for name, p in model.named_parameters() if not torch.isfinite(p).all()]
+    if bad:
+        raise NonFiniteLossError(f"non-finite weights after training ({len(bad)} tensors, e.g. {bad[0]!r})")
     stopping = trainer.early_stopping_callback
     stopped_early = bool(stopping is not None and stopping.wait_count >= stopping.patience)
     time_to_threshold = history.time_to_threshold(typed.target)
@@ -312,6 +392,7 @@ def _train(typed: TrainConfig, resolved: dict[str, Any], key: str, ckpt_dir: Pat
         "task": task,
         "n_params": n_params,
         "data_source": datamodule.source_info(),
+        "data_identity": resolved[records.DATA_IDENTITY_KEY],
         "metrics": {
             "monitor": module.monitor,
             "val": val_best,
@@ -337,7 +418,10 @@ def _train(typed: TrainConfig, resolved: dict[str, Any], key: str, ckpt_dir: Pat
             "time_to_threshold": time_to_threshold,
         },
         "history": rows,
-        "checkpoint": {"best": best_path or None, "last": str(last) if last.exists() else None},
+        "checkpoint": {
+            "best": records.relative_to_results(best_path, typed.results_dir),
+            "last": records.relative_to_results(last if last.exists() else None, typed.results_dir),
+        },
         "environment": records.environment_info(),
     }
 

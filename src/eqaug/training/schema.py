@@ -1,11 +1,12 @@
 """Schemas of the training app's config (``conf/train.yaml`` and the ``trainer``/``logger`` groups).
 
 Types are checked by OmegaConf at composition; ranges by ``__post_init__`` when
-:func:`eqaug.training.config.to_run_config` converts the composed config to these dataclasses.
+:func:`eqaug.training.run.to_run_config` converts the composed config to these dataclasses.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -31,8 +32,10 @@ class OptimConfig:
     batch_size: int = 32
 
     def __post_init__(self) -> None:
-        if not self.lr > 0:
-            raise _bad("optim.lr", self.lr, "it must be > 0")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise _bad("optim.lr", self.lr, "it must be a finite number > 0")
+        if not math.isfinite(self.weight_decay):
+            raise _bad("optim.weight_decay", self.weight_decay, "it must be a finite number >= 0")
         if self.weight_decay < 0:
             raise _bad("optim.weight_decay", self.weight_decay, "it must be >= 0")
         if self.batch_size < 1:
@@ -44,7 +47,8 @@ class TrainerConfig:
     """Lightning ``Trainer`` settings plus early stopping.
 
     ``max_epochs``: the paper used 100 for CNNs and 200 for S2CNNs. ``max_steps``: optimiser-step cap
-    (``-1``: none). ``val_check_steps``: validate every that many optimiser steps, across epoch
+    (``-1``: none). ``min_epochs``, ``min_steps``: early stopping cannot end the run before both are
+    done (``min_steps=-1``: no step floor) — a floor long enough to leave the all-background plateau. ``val_check_steps``: validate every that many optimiser steps, across epoch
     boundaries, instead of once per epoch (``None``) — for small training sets, whose epochs are a few
     dozen steps. ``patience``: validation checks without improvement of the monitored metric before
     stopping. ``threads``: ``torch.set_num_threads``
@@ -54,6 +58,7 @@ class TrainerConfig:
 
     max_epochs: int = 100
     min_epochs: int = 1
+    min_steps: int = -1
     max_steps: int = -1
     val_check_steps: Optional[int] = None
     patience: int = 10
@@ -74,9 +79,17 @@ class TrainerConfig:
     requeue: str = "submitit"
 
     def __post_init__(self) -> None:
-        for key in ("max_epochs", "min_epochs", "num_nodes", "log_every_n_steps"):
+        for key in ("max_epochs", "num_nodes", "log_every_n_steps"):
             if getattr(self, key) < 1:
                 raise _bad(f"trainer.{key}", getattr(self, key), "it must be an integer >= 1")
+        if self.min_epochs < 0:
+            raise _bad("trainer.min_epochs", self.min_epochs, "it must be an integer >= 0")
+        if self.min_steps < -1:
+            raise _bad("trainer.min_steps", self.min_steps, "it must be -1 (no floor) or an integer >= 0")
+        if self.max_steps > 0 and self.min_steps > self.max_steps:
+            raise _bad("trainer.min_steps", self.min_steps, f"it must be <= trainer.max_steps={self.max_steps}")
+        if self.min_epochs > self.max_epochs:
+            raise _bad("trainer.min_epochs", self.min_epochs, f"it must be <= trainer.max_epochs={self.max_epochs}")
         if self.val_check_steps is not None and self.val_check_steps < 1:
             raise _bad("trainer.val_check_steps", self.val_check_steps, "it must be null or an integer >= 1")
         if self.max_steps < -1 or self.max_steps == 0:
@@ -144,8 +157,40 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.seed < 0:
             raise _bad("seed", self.seed, "it must be an integer >= 0")
+        self._check_trainable()
         if not self.study or "/" in self.study or self.study.startswith("."):
             raise _bad("study", self.study, "it must be a plain directory name")
+
+    def max_optimizer_steps(self) -> int:
+        """Optimiser steps the run can take: ``max_epochs`` epochs of batches, capped by ``max_steps``."""
+        tc = self.trainer
+        batches = math.ceil(self.data.n_train / self.optim.batch_size)
+        limit = tc.limit_train_batches
+        if limit is not None:
+            batches = min(batches, int(limit)) if limit > 1 else int(batches * limit)
+        total = batches * tc.max_epochs
+        return min(total, tc.max_steps) if tc.max_steps > 0 else total
+
+    def _check_trainable(self) -> None:
+        """Reject at config time what can never train and validate (a record must never say
+        ``finished`` for an untrained net)."""
+        if self.data.n_train < 1:
+            raise _bad("data.n_train", self.data.n_train, "training needs at least 1 training sample")
+        if self.data.n_val < 1:
+            raise _bad("data.n_val", self.data.n_val, "training needs at least 1 validation sample")
+        if self.trainer.fast_dev_run:
+            return
+        steps = self.max_optimizer_steps()
+        if steps < 1:
+            raise _bad("trainer.limit_train_batches", self.trainer.limit_train_batches, "it leaves no training batch")
+        if self.trainer.val_check_steps is not None and self.trainer.val_check_steps > steps:
+            raise _bad(
+                "trainer.val_check_steps",
+                self.trainer.val_check_steps,
+                f"the run takes at most {steps} optimiser steps (max_steps={self.trainer.max_steps}, "
+                f"max_epochs={self.trainer.max_epochs}, n_train={self.data.n_train}, "
+                f"batch_size={self.optim.batch_size}), so it would never validate; choose at most {steps}",
+            )
 
 
 def register_training_schemas(cs) -> None:
