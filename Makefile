@@ -15,7 +15,7 @@ SWEEP_DIR ?= results/sweep
 export WANDB_MODE ?= offline
 export HYDRA_FULL_ERROR ?= 1
 
-.PHONY: help install test lint format data sweep study study-status paper figures bench clean
+.PHONY: help install test lint format data sweep study baselines study-status paper figures bench clean
 
 help: ## Show this help
 	@if [ -t 1 ]; then on='\033[36m'; off='\033[0m'; else on=; off=; fi; \
@@ -58,6 +58,9 @@ sweep: install ## The main job: experiment=seg_quick (S2CNN vs CNNs, 12 runs: 3 
 study: install ## The whole CPU-scale study (all _small experiments on LANES=2 lanes, hours; resumable), then the figures
 	$(PY) scripts/run_study.py --lanes $(LANES)
 	$(PY) -m eqaug.analysis --results-dir results --out-dir results $(FIGURE_OPTS)
+
+baselines: install ## Converged-baselines protocol, step 2: the learning-rate grid of every family (hours; resumable)
+	$(PY) scripts/run_study.py --set baselines --lanes $(LANES)
 
 paper: install ## Every claim at full scale on a SLURM GPU cluster (EQAUG_SLURM_* settings; cost: results/tables/paper_cost.md)
 	$(PY) scripts/run_study.py --set paper --lanes 6

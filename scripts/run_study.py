@@ -112,11 +112,26 @@ PAPER_JOBS: list[tuple[str, str | None, tuple[str, ...]]] = [
     for experiment in ("seg_mnist1", "seg_unrotated", "cls_mnist", "seg_mnist4", "seg_fashion", "seg_saturation")
 ]
 
-JOB_SETS = {"study": JOBS, "quick": QUICK_JOBS, "paper": PAPER_JOBS}
+#: The learning rates of the per-family grid (converged-baselines protocol), as Hydra prints them.
+LR_GRID = ("0.0003", "0.001", "0.003")
+#: ``make baselines``: the learning-rate grid of every family, one job per (model, rate) so that the
+#: lanes share the slow S2CNN/GSCNN runs; segmentation (C1) first, then classification (C2).
+BASELINE_JOBS: list[tuple[str, str, tuple[str, ...]]] = [
+    (experiment, model, (f"optim.lr={lr}",))
+    for experiment, models in (
+        ("seg_lr_small", ("cnn_seg_218k_b16", "s2cnn_seg_204k_small", "cnn_seg_1m_b16", "gscnn_seg_small")),
+        ("cls_lr_small", ("cnn_cls_114k_b16", "s2cnn_cls_150k_small", "cnn_cls_500k_b16", "gscnn_cls_small")),
+    )
+    for model in models
+    for lr in LR_GRID
+]
+
+JOB_SETS = {"study": JOBS, "quick": QUICK_JOBS, "paper": PAPER_JOBS, "baselines": BASELINE_JOBS}
 #: overrides of every job of a set: one CPU thread per lane, or a GPU per run through SLURM
 SET_OVERRIDES = {
     "study": ("trainer.threads=1",),
     "quick": ("trainer.threads=1",),
+    "baselines": ("trainer.threads=1",),
     "paper": ("hydra/launcher=slurm", "trainer=gpu"),
 }
 
@@ -341,7 +356,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lanes", type=int, default=2, help="parallel sweeps (one thread each)")
     parser.add_argument(
-        "--set", choices=sorted(JOB_SETS), default="study", help="study (make study) or quick (make sweep)"
+        "--set",
+        choices=sorted(JOB_SETS),
+        default="study",
+        help="study (make study), quick (make sweep), baselines (make baselines) or paper (make paper)",
     )
     parser.add_argument("--only", nargs="*", help="experiments to run (default: all of the set)")
     parser.add_argument("--results-dir", default="results")
