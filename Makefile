@@ -46,7 +46,7 @@ data: install ## Fetch/install what datasets this machine can get, and report wh
 	$(PY) -m eqaug.data.sources --fetch
 
 sweep: install ## The main job: experiment=seg_quick (S2CNN vs CNNs, 12 runs: 3 models x 2 sizes x 2 seeds, ~16 min on 2 idle cores) into results/sweep (SWEEP_DIR), then its figures and tables there
-	$(PY) scripts/run_study.py --set quick --lanes $(LANES) --results-dir $(SWEEP_DIR) --log-dir $(SWEEP_DIR)/logs/study
+	$(PY) -m eqaug.study --set quick --lanes $(LANES) --results-dir $(SWEEP_DIR) --log-dir $(SWEEP_DIR)/logs/study
 	$(PY) -m eqaug.analysis figures --results-dir $(SWEEP_DIR) --out-dir $(SWEEP_DIR) --no-params
 	@echo
 	@if [ -f $(SWEEP_DIR)/tables/study_seg_quick.md ]; then cat $(SWEEP_DIR)/tables/study_seg_quick.md; \
@@ -56,17 +56,17 @@ sweep: install ## The main job: experiment=seg_quick (S2CNN vs CNNs, 12 runs: 3 
 	@echo "logs: $(SWEEP_DIR)/logs/study/*.log (one per job, a line per validation check)"
 
 study: install ## The whole CPU-scale study (all _small experiments on LANES=2 lanes, hours; resumable), then the figures
-	$(PY) scripts/run_study.py --lanes $(LANES)
+	$(PY) -m eqaug.study --lanes $(LANES)
 	$(PY) -m eqaug.analysis --results-dir results --out-dir results $(FIGURE_OPTS)
 
 baselines: install ## Converged-baselines protocol, step 2: the learning-rate grid of every family (hours; resumable)
-	$(PY) scripts/run_study.py --set baselines --lanes $(LANES)
+	$(PY) -m eqaug.study --set baselines --lanes $(LANES)
 
 paper: install ## Every claim at full scale on a SLURM GPU cluster (EQAUG_SLURM_* settings; cost: results/tables/paper_cost.md)
-	$(PY) scripts/run_study.py --set paper --lanes 6
+	$(PY) -m eqaug.study --set paper --lanes 6
 
 study-status: install ## What make study has done and still has to do, per job, with the CPU-hours left (about a minute)
-	$(PY) scripts/run_study.py --status
+	$(PY) -m eqaug.study --status
 
 figures: install ## Regenerate results/summary.csv, figures, predictions and tables from the run records (no training)
 	$(PY) -m eqaug.analysis --results-dir results --out-dir results $(FIGURE_OPTS)

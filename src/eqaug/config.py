@@ -11,6 +11,9 @@ Resolvers
 on unrotated data for up to 200 epochs, the others on rotated data for up to 100.
 ``${task_of:<family>}`` is the task of a model family (``"seg"`` or ``"cls"``), so a sweep over
 models of both tasks keeps ``data.task`` consistent with the model.
+``${tuned_lr:<model name>}`` is the learning rate chosen for that model on validation
+(``conf/tuned_lr.yaml``, written by ``python -m eqaug.analysis lr-grid``; rule in
+:mod:`eqaug.analysis.lr_grid`); the converged-baselines experiments set ``optim.lr`` with it.
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ from omegaconf import OmegaConf
 
 from eqaug.data.spec import DataSpec
 from eqaug.models.specs import SPEC_CLASSES
+from eqaug.paths import CONF_DIR
 
-#: The Hydra config directory of the source tree.
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+__all__ = ["CONF_DIR", "register_configs", "is_equivariant_family", "task_of_family", "tuned_lr"]
 
 EQUIVARIANT_FAMILY_PREFIXES = ("s2cnn", "gscnn")
 
@@ -48,6 +51,19 @@ def task_of_family(family: str) -> str:
     return task
 
 
+def tuned_lr(model_name: str, conf_dir: Path | None = None) -> float:
+    """The learning rate chosen for ``model_name`` on the validation grid (``conf/tuned_lr.yaml``)."""
+    path = (conf_dir or CONF_DIR) / "tuned_lr.yaml"
+    table = OmegaConf.to_container(OmegaConf.load(path)) if path.exists() else {}
+    if not isinstance(table, dict) or model_name not in table:
+        known = ", ".join(sorted(table)) if isinstance(table, dict) and table else "none yet"
+        raise ValueError(
+            f"no tuned learning rate for model={model_name!r} in {path} (models there: {known}); "
+            "run its learning-rate grid (`make baselines`, then `python -m eqaug.analysis lr-grid`) or set optim.lr"
+        )
+    return float(table[model_name])
+
+
 def register_configs() -> None:
     """Register the schemas (idempotent). Called by every Hydra entry point before composing."""
     global _registered
@@ -64,4 +80,6 @@ def register_configs() -> None:
         OmegaConf.register_new_resolver("if_equivariant", _if_equivariant)
     if not OmegaConf.has_resolver("task_of"):
         OmegaConf.register_new_resolver("task_of", task_of_family)
+    if not OmegaConf.has_resolver("tuned_lr"):
+        OmegaConf.register_new_resolver("tuned_lr", lambda name: tuned_lr(str(name)))
     _registered = True

@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-SUBCOMMANDS = ("figures", "predictions", "latency", "profile", "tables")
+SUBCOMMANDS = ("figures", "predictions", "latency", "profile", "tables", "lr-grid")
 
 
 def _parse_targets(values: list[str] | None) -> dict[str, list[float]] | None:
@@ -105,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     tab.add_argument("--bench-dir", default=None, help="default: <out-dir>/bench")
     tab.add_argument("--no-params", action="store_true")
     tab.add_argument("--target", action="append", default=None, metavar="[STUDY=]VALUE", help="as for figures")
+
+    lrg = sub.add_parser("lr-grid", help="choose each model's learning rate from its grid runs (conf/tuned_lr.yaml)")
+    _add_common(lrg)
+    lrg.add_argument("--conf-dir", default=None, help="where tuned_lr.yaml goes (default: the source tree's conf/)")
     return parser
 
 
@@ -117,6 +121,7 @@ def _write_json(path: str | Path, payload: dict) -> Path:
 
 def _render_tables(out_dir: Path, bench_dir: Path, records: list[dict], targets, params: bool) -> None:
     from eqaug.analysis import tables
+    from eqaug.analysis.lr_grid import write_lr_grid
     from eqaug.analysis.summary import summary_frame
 
     tables_dir = out_dir / "tables"
@@ -130,6 +135,7 @@ def _render_tables(out_dir: Path, bench_dir: Path, records: list[dict], targets,
             print(f"skip tables from {src}: not there (run `make bench`)")
     if params:
         written += tables.write_params_table(tables_dir)
+    written += write_lr_grid(records, tables_dir)
     print("wrote " + ", ".join(sorted({p.name for p in written})) + f" in {tables_dir}")
 
 
@@ -174,6 +180,10 @@ def cmd_figures(args) -> int:
     )
     records = [r for _, r in pairs]
     make_all_figures(records, out_dir / "figures", only=args.only)
+    if not args.only:
+        from eqaug.analysis.compute import write_compute
+
+        write_compute(records, out_dir / "figures", out_dir / "tables")
     if not args.no_predictions and not args.only:
         _predictions(args, frame, {r["run_key"]: r for r in records}, None)
     _render_tables(out_dir, out_dir / "bench", records, _parse_targets(args.target), params=not args.no_params)
@@ -240,6 +250,20 @@ def cmd_tables(args) -> int:
     return 0
 
 
+def cmd_lr_grid(args) -> int:
+    from eqaug.analysis.lr_grid import write_lr_grid
+    from eqaug.analysis.summary import load_records
+    from eqaug.config import CONF_DIR
+
+    records = [r for _, r in load_records(args.results_dir)]
+    written = write_lr_grid(records, Path(args.out_dir) / "tables", Path(args.conf_dir) if args.conf_dir else CONF_DIR)
+    if not written:
+        print(f"no finished learning-rate grid run under {args.results_dir}/runs (run `make baselines`)")
+        return 1
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -252,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         "latency": cmd_latency,
         "profile": cmd_profile,
         "tables": cmd_tables,
+        "lr-grid": cmd_lr_grid,
     }[args.command](args)
 
 

@@ -39,7 +39,7 @@ def conf_dir() -> Path:
     env = os.environ.get("EQAUG_CONF_DIR")
     if env:
         return Path(env)
-    from eqaug.config import CONF_DIR
+    from eqaug.paths import CONF_DIR
 
     return CONF_DIR
 

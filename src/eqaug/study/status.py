@@ -1,0 +1,98 @@
+"""``--status``: per job, the runs done and to do, and an estimate of the CPU time left."""
+
+from __future__ import annotations
+
+from eqaug.study.plan import Job, job_runs
+
+__all__ = ["status", "format_status"]
+
+
+def status(jobs: list[Job], results_dir: str) -> list[dict]:
+    """Per job: runs of its sweep not already counted for an earlier job, how many have a finished
+    record (here or in another study, which ``reuse_runs`` copies), and an estimate of the CPU time
+    left per run to do: the median CPU time of the finished runs of the same model in the same study,
+    else the median CPU time per step of the model at that bandwidth times the step budget (an upper
+    bound), else unknown (counted in ``unknown_cost``)."""
+    import statistics
+
+    from hydra import compose, initialize_config_dir
+
+    from eqaug.config import CONF_DIR, register_configs
+    from eqaug.data.sources import SourceNotFoundError
+    from eqaug.training import records
+    from eqaug.training.run import to_run_config, with_data_identity
+
+    register_configs()
+    done: dict[str, dict] = {}
+    for _, rec in records.iter_records(results_dir):
+        if rec["status"] == "finished":
+            done.setdefault(rec["run_key"], rec)
+    cost: dict[tuple[str, str], list[float]] = {}  # CPU seconds per run, per (study, model)
+    per_step: dict[tuple[str, int], list[float]] = {}  # CPU seconds per step, per (model, bandwidth)
+    for rec in done.values():
+        timing = rec.get("timing") or {}
+        seconds = timing.get("cpu_seconds_total") or timing.get("train_seconds_total")
+        if seconds and not rec.get("reused_from"):
+            model = rec["config"]["model"]["name"]
+            cost.setdefault((rec["study"], model), []).append(seconds)
+            if rec.get("steps_run"):
+                per_step.setdefault((model, rec["config"]["data"]["bandwidth"]), []).append(seconds / rec["steps_run"])
+    out = []
+    seen: set[str] = set()  # a run two jobs share (a seed-0 job and its sweep's) counts in the first
+    for experiment, model, overrides in jobs:
+        runs, todo, unknown, left, no_data = 0, 0, 0, 0.0, 0
+        cells = job_runs(experiment, model, overrides)  # composes in its own Hydra context
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            for cell in cells:
+                cfg = compose("train", overrides=[f"experiment={experiment}", *(f"{k}={v}" for k, v in cell.items())])
+                _, resolved = to_run_config(cfg)
+                try:
+                    key = records.run_key(with_data_identity(resolved))
+                except SourceNotFoundError:  # data not on this machine: the run cannot be keyed (or run) here
+                    no_data += 1
+                    continue
+                if key in seen:
+                    continue
+                seen.add(key)
+                runs += 1
+                if key in done:
+                    continue
+                todo += 1
+                same_study = cost.get((cfg.study, cell["model"]))
+                steps = per_step.get((cell["model"], cfg.data.bandwidth))
+                if same_study:
+                    left += statistics.median(same_study)
+                elif steps and cfg.trainer.max_steps > 0:  # no early stopping assumed: an upper bound
+                    left += statistics.median(steps) * cfg.trainer.max_steps
+                else:
+                    unknown += 1
+        out.append(
+            {
+                "experiment": experiment,
+                "model": model,
+                "overrides": overrides,
+                "runs": runs,
+                "done": runs - todo,
+                "cpu_hours_left": left / 3600,
+                "unknown_cost": unknown,
+                "no_data": no_data,
+            }
+        )
+    return out
+
+
+def format_status(rows: list[dict]) -> list[str]:
+    """The lines ``--status`` prints: one per job, then the total."""
+    lines = []
+    for row in rows:
+        label = " ".join([row["experiment"], row["model"] or "(all models)", *row["overrides"]])
+        unknown = f" + {row['unknown_cost']} of unknown cost" if row["unknown_cost"] else ""
+        if row["no_data"]:
+            unknown += f" + {row['no_data']} whose data are not on this machine"
+        lines.append(f"{row['done']:3d}/{row['runs']:<3d} {row['cpu_hours_left']:6.2f} CPU-h left{unknown}  {label}")
+    total, unknown = sum(r["cpu_hours_left"] for r in rows), sum(r["unknown_cost"] for r in rows)
+    lines.append(
+        f"{sum(r['done'] for r in rows)}/{sum(r['runs'] for r in rows)} runs done; about {total:.1f} CPU-hours"
+        f" left" + (f", plus {unknown} runs of models without a finished run yet" if unknown else "")
+    )
+    return lines
