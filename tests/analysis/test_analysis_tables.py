@@ -17,6 +17,7 @@ def test_time_to_threshold_by_hand():
         "reached": True,
         "epoch": 2,
         "step": 29,
+        "samples_seen": None,  # not in this history
         "wall_seconds": 36.0,
         "train_seconds": 30.0,
         "cpu_seconds": 33.0,
@@ -26,6 +27,9 @@ def test_time_to_threshold_by_hand():
     miss = time_to_threshold(history, "miou_nb", 0.99)
     assert miss["reached"] is False and miss["epoch"] is None and miss["wall_seconds"] is None
     assert miss["cpu_seconds"] is None and miss["step"] is None
+    nan = make_history([float("nan"), 0.95])
+    assert time_to_threshold(nan, "miou_nb", 0.9)["epoch"] == 1  # a NaN check never reaches a target
+    assert time_to_threshold(history, "miou_nb", None) is None  # no target: nothing to reach
 
 
 def test_threshold_tables_use_record_or_cli_targets():

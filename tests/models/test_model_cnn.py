@@ -6,19 +6,10 @@ import pytest
 import torch
 
 from eqaug.models import CNNClsSpec, CNNSegSpec, build_model
+from s2cnn.rotation import s2_grid_rotation_y_pi as beta_half_turn
+from s2cnn.testing import relative_error as rel_err
 
 torch.set_num_threads(1)
-
-
-def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a - b).norm() / b.norm())
-
-
-def beta_half_turn(x: torch.Tensor) -> torch.Tensor:
-    """Rotation by π about the y axis on the SOFT grid: (β, α) -> (π − β, π − α)."""
-    n = x.shape[-1]
-    idx = (n // 2 - torch.arange(n)) % n
-    return x.flip(-2)[..., idx]
 
 
 @pytest.mark.parametrize("b", [8, 16, 50])

@@ -12,24 +12,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-s2cnn = pytest.importorskip("s2cnn")
-_API = ("S2Convolution", "SO3Convolution", "SO3ToS2Convolution", "SO3Shortcut", "so3_integrate")
-if not all(hasattr(s2cnn, name) for name in _API):
-    pytest.skip("S2CNN layers (third_party/s2cnn) not available yet", allow_module_level=True)
-
-from eqaug.models import S2CNNClsSpec, S2CNNSegSpec, as_spec, build_model, count_params  # noqa: E402
+from eqaug.models import S2CNNClsSpec, S2CNNSegSpec, as_spec, build_model, count_params
+from s2cnn.rotation import s2_grid_rotation_y_pi as beta_half_turn
+from s2cnn.testing import relative_error as rel_err
 
 torch.set_num_threads(1)
-
-
-def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a - b).norm() / b.norm())
-
-
-def beta_half_turn(x: torch.Tensor) -> torch.Tensor:
-    n = x.shape[-1]
-    idx = (n // 2 - torch.arange(n)) % n
-    return x.flip(-2)[..., idx]
 
 
 def alpha_roll(r: int):

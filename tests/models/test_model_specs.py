@@ -181,3 +181,15 @@ def test_bad_specs_name_the_value(make, match):
 def test_bad_spec_from_yaml_names_the_value():
     with pytest.raises(ValueError, match=r"features\[0\]=-3"):
         build_model({"family": "cnn_seg", "bandwidth": 8, "features": [-3], "kernel_sizes": [3], "strides": [1]})
+
+
+def test_every_family_has_a_module_class_and_a_spec():
+    from eqaug.models.registry import MODULE_CLASSES, build_from_spec
+    from eqaug.models.specs import SPEC_CLASSES
+
+    assert set(MODULE_CLASSES) == set(SPEC_CLASSES)
+    spec = SPEC_CLASSES["cnn_seg"]  # a spec whose family is not in the table is refused by name
+    bad = spec.__new__(spec)
+    object.__setattr__(bad, "family", "mlp_seg")
+    with pytest.raises(ValueError, match=r"model.family='mlp_seg' is not allowed; choose one of 'cnn_seg'"):
+        build_from_spec(bad)

@@ -150,8 +150,8 @@ def test_progress_reports_and_survives_counting_failures(tmp_path, monkeypatch, 
 
 
 def test_plans_expand_each_in_order_and_name_their_jobs(tmp_path):
-    (tmp_path / "study").mkdir()
-    (tmp_path / "study" / "p.yaml").write_text(
+    (tmp_path / "plans").mkdir()
+    (tmp_path / "plans" / "p.yaml").write_text(
         "overrides: [trainer.threads=1]\n"
         "jobs:\n"
         "  - {experiment: e1, model: m0}\n"
@@ -169,7 +169,7 @@ def test_plans_expand_each_in_order_and_name_their_jobs(tmp_path):
     assert plan_names(tmp_path) == ["p"]
     with pytest.raises(ValueError, match=r"no job plan 'q'.*the plans are: p"):
         load_plan("q", conf_dir=tmp_path)
-    (tmp_path / "study" / "bad.yaml").write_text("jobs:\n  - {experiment: e, modle: m}\n")
+    (tmp_path / "plans" / "bad.yaml").write_text("jobs:\n  - {experiment: e, modle: m}\n")
     with pytest.raises(ValueError, match=r"bad.yaml job 0: a job needs 'experiment'.*modle"):
         load_plan("bad", conf_dir=tmp_path)
     cmd = study_plan.commands(plan.jobs[1:2], "R", [], plan.overrides)[0]
@@ -202,3 +202,17 @@ def test_cli_lists_the_jobs_of_a_plan(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 12 and all("experiment=cls_lr_small" in line for line in lines)
     assert lines[0].split()[3:5] == ["model=cnn_cls_114k_b16", "optim.lr=0.0003"]
+
+
+def test_plan_directory_is_no_config_key():
+    # every directory of conf/ is a Hydra config group: one named like a config key (e.g. `study`)
+    # would turn `study=<name>` overrides into group choices and break every run that sets it
+    from dataclasses import fields
+
+    from eqaug.paths import CONF_DIR
+    from eqaug.training.schema import TrainConfig
+
+    groups = {p.name for p in CONF_DIR.iterdir() if p.is_dir()}
+    config_groups = {"data", "model", "trainer", "logger", "experiment", "hydra"}  # meant as groups
+    top_keys = {f.name for f in fields(TrainConfig)} - config_groups
+    assert "study" in top_keys and not groups & top_keys

@@ -81,3 +81,23 @@ def test_epoch_history_logs_one_line_per_check(caplog):
     assert lines[0].startswith("check 1 step 100/500 epoch 1: val miou_nb 0.1301 (best 0.1301)")
     assert lines[1].startswith("check 2 step 200/500 epoch 2: val miou_nb 0.1234 (best 0.1301), train loss 0.5000")
     assert "samples/s" in lines[1] and lines[1].endswith("s elapsed")
+
+
+def test_nonfinite_watch_checks_each_step_or_every_n_steps():
+    import torch
+
+    from eqaug.training.module import NonFiniteLossError, NonFiniteWatch
+
+    watch = NonFiniteWatch(every=1)
+    watch.update(torch.tensor(0.5), 0, 0)
+    with pytest.raises(NonFiniteLossError, match=r"training loss is nan at epoch 0, step 1"):
+        watch.update(torch.tensor(float("nan")), 0, 1)
+    # on an accelerator: no check (no host sync) until the step closing a block of `every`
+    watch = NonFiniteWatch(every=5)
+    for step in range(5):
+        watch.update(torch.tensor(1.0), 0, step)  # step 4 checks a finite block
+    watch.update(torch.tensor(float("inf")), 1, 5)
+    for step in (6, 7, 8):
+        watch.update(torch.tensor(1.0), 1, step)  # not checked yet
+    with pytest.raises(NonFiniteLossError, match=r"training loss is inf in epoch 1, at a step between 5 and 9"):
+        watch.update(torch.tensor(1.0), 1, 9)

@@ -18,6 +18,7 @@ import pandas as pd
 
 from eqaug.analysis.style import regime_label
 from eqaug.config import is_equivariant_family
+from eqaug.training.metrics import MONITOR
 from eqaug.training.records import iter_records
 
 __all__ = [
@@ -33,7 +34,7 @@ __all__ = [
 ]
 
 #: Main metric of each task (what the figures plot).
-MAIN_METRIC = {"seg": "miou_nb", "cls": "acc"}
+MAIN_METRIC = MONITOR  # the score each task is judged by (eqaug.training.metrics.MONITOR)
 #: Evaluation splits of a record, in column order.
 SPLITS = ("val", "test_rot", "test_unrot")
 #: Scalar metrics copied per split (a task's missing metrics stay empty).

@@ -18,6 +18,7 @@ import pandas as pd
 from eqaug.analysis.style import display_name, regime_label
 from eqaug.analysis.summary import MAIN_METRIC
 from eqaug.config import is_equivariant_family
+from eqaug.training.callbacks import time_to_threshold
 
 __all__ = [
     "to_markdown",
@@ -242,37 +243,6 @@ def write_profile_tables(payload: dict[str, Any], out_dir: str | os.PathLike) ->
 
 
 # -- time to threshold (Table 3) --------------------------------------------------------------------
-
-
-def time_to_threshold(history: list[dict[str, Any]], monitor: str, target: float) -> dict[str, Any]:
-    """First epoch whose validation score reaches ``target`` and the cumulative times then.
-
-    Parameters
-    ----------
-    history : a record's per-epoch rows (``epoch``, ``wall_seconds_cum``, ``train_seconds_cum``,
-        ``val_<monitor>``).
-    monitor : the metric (``"miou_nb"`` or ``"acc"``).
-    target : the score to reach (``>=``).
-
-    Returns
-    -------
-    ``{"target", "reached", "epoch", "step", "wall_seconds", "train_seconds", "cpu_seconds"}`` (``None``
-    if never reached; ``step`` and ``cpu_seconds`` also when the history does not have them).
-    """
-    for row in history:
-        score = row.get(f"val_{monitor}")
-        if score is not None and not (isinstance(score, float) and math.isnan(score)) and score >= target:
-            return {
-                "target": target,
-                "reached": True,
-                "epoch": row["epoch"],
-                "step": row.get("step"),
-                "wall_seconds": row.get("wall_seconds_cum"),
-                "train_seconds": row.get("train_seconds_cum"),
-                "cpu_seconds": row.get("cpu_seconds_cum"),
-            }
-    none = dict.fromkeys(("epoch", "step", "wall_seconds", "train_seconds", "cpu_seconds"))
-    return {"target": target, "reached": False, **none}
 
 
 def format_duration(seconds: float | None) -> str:

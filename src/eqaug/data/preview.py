@@ -18,11 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from eqaug.data.spec import DataSpec
+from eqaug.paths import CONF_DIR
 
 __all__ = ["CONF_DIR", "render_preview", "main"]
-
-#: The repository's Hydra config directory (``<repo>/conf``), found relative to this file.
-CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
 
 _MASK_ALPHA = 0.6
 
@@ -108,10 +106,9 @@ def render_preview(
 def main() -> None:
     """Entry point: register the config schemas, then run the Hydra app."""
     import hydra
+    from hydra.core.config_store import ConfigStore
     from hydra.utils import to_absolute_path
     from omegaconf import DictConfig
-
-    from eqaug.config import register_configs
 
     @hydra.main(config_path=str(CONF_DIR), config_name="preview", version_base=None)
     def app(cfg: DictConfig) -> None:
@@ -119,7 +116,7 @@ def main() -> None:
         out = render_preview(spec, cfg.split, int(cfg.n_samples), to_absolute_path(cfg.get("out") or "preview.png"))
         print(f"wrote {out}")
 
-    register_configs()
+    ConfigStore.instance().store(group="data", name="schema", node=DataSpec)  # the data group's schema only
     app()
 
 

@@ -18,6 +18,7 @@ spec dataclass (ranges are validated there).
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Mapping
 from dataclasses import is_dataclass
@@ -96,34 +97,25 @@ def load_spec(name_or_path: str | os.PathLike) -> ModelSpec:
     return spec_from_config(OmegaConf.load(p), source=str(p))
 
 
+#: The module class of every model family: ``family → (module, class name)``, imported on first use.
+MODULE_CLASSES: dict[str, tuple[str, str]] = {
+    "cnn_seg": ("eqaug.models.cnn", "CNNSegmenter"),
+    "cnn_cls": ("eqaug.models.cnn", "CNNClassifier"),
+    "s2cnn_seg": ("eqaug.models.s2cnn", "S2CNNSegmenter"),
+    "s2cnn_cls": ("eqaug.models.s2cnn", "S2CNNClassifier"),
+    "gscnn_seg": ("eqaug.models.gscnn", "GSCNNSegmenter"),
+    "gscnn_cls": ("eqaug.models.gscnn", "GSCNNClassifier"),
+}
+
+
 def build_from_spec(spec: ModelSpec) -> nn.Module:
     """Instantiate the module of a spec dataclass."""
-    family = spec.family
-    if family == "cnn_seg":
-        from eqaug.models.cnn import CNNSegmenter
-
-        return CNNSegmenter(spec)
-    if family == "cnn_cls":
-        from eqaug.models.cnn import CNNClassifier
-
-        return CNNClassifier(spec)
-    if family == "s2cnn_seg":
-        from eqaug.models.s2cnn import S2CNNSegmenter
-
-        return S2CNNSegmenter(spec)
-    if family == "s2cnn_cls":
-        from eqaug.models.s2cnn import S2CNNClassifier
-
-        return S2CNNClassifier(spec)
-    if family == "gscnn_seg":
-        from eqaug.models.gscnn import GSCNNSegmenter
-
-        return GSCNNSegmenter(spec)
-    if family == "gscnn_cls":
-        from eqaug.models.gscnn import GSCNNClassifier
-
-        return GSCNNClassifier(spec)
-    raise ValueError(f"model.family={family!r} is not allowed; choose one of {', '.join(map(repr, SPEC_CLASSES))}")
+    if spec.family not in MODULE_CLASSES:
+        raise ValueError(
+            f"model.family={spec.family!r} is not allowed; choose one of {', '.join(map(repr, MODULE_CLASSES))}"
+        )
+    module, cls = MODULE_CLASSES[spec.family]
+    return getattr(importlib.import_module(module), cls)(spec)
 
 
 def as_spec(name_or_spec: SpecLike) -> ModelSpec:

@@ -1,4 +1,4 @@
-"""The study runner: job plans (``conf/study/*.yaml``), their status and parallel execution.
+"""The study runner: job plans (``conf/plans/*.yaml``), their status and parallel execution.
 
 ``python -m eqaug.study --set study --lanes 2`` (``make study``); see :mod:`eqaug.study.__main__`.
 """

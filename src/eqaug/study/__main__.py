@@ -1,6 +1,6 @@
 """Run a job set of the study: ``python -m eqaug.study [--set NAME] [--lanes N] [--status] [--list]``.
 
-Job sets are the plans ``conf/study/<set>.yaml`` (:mod:`eqaug.study.plan`): ``study`` (``make
+Job sets are the plans ``conf/plans/<set>.yaml`` (:mod:`eqaug.study.plan`): ``study`` (``make
 study``: the CPU-scale study), ``quick`` (``make sweep``), ``baselines`` (``make baselines``: the
 learning-rate grid), ``converge`` (``make converge``), ``paper`` (``make paper``: full scale on SLURM).
 
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m eqaug.study", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--lanes", type=int, default=2, help="parallel sweeps (one thread each)")
-    parser.add_argument("--set", choices=plan_names(), default="study", help="the job plan (conf/study/<set>.yaml)")
+    parser.add_argument("--set", choices=plan_names(), default="study", help="the job plan (conf/plans/<set>.yaml)")
     parser.add_argument("--only", nargs="*", help="experiments to run (default: all of the set)")
     parser.add_argument("--results-dir", default="results")
     parser.add_argument("--log-dir", default="results/logs/study", help="one log file per job")

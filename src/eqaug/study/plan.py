@@ -1,6 +1,6 @@
 """Job plans of the study runner: which Hydra multiruns a job set is made of, as data.
 
-A plan is ``conf/study/<set>.yaml``::
+A plan is ``conf/plans/<set>.yaml``::
 
     overrides: [trainer.threads=1]            # added to every job of the set
     jobs:                                     # in priority order
@@ -44,11 +44,11 @@ class Plan(NamedTuple):
 
 
 def _plan_dir(conf_dir: Path | None) -> Path:
-    return (conf_dir or CONF_DIR) / "study"
+    return (conf_dir or CONF_DIR) / "plans"
 
 
 def plan_names(conf_dir: Path | None = None) -> list[str]:
-    """The job sets there are plans for (``conf/study/*.yaml``)."""
+    """The job sets there are plans for (``conf/plans/*.yaml``)."""
     return sorted(p.stem for p in _plan_dir(conf_dir).glob("*.yaml"))
 
 
@@ -73,7 +73,7 @@ def _expand(entry: dict[str, Any], where: str) -> list[Job]:
 
 
 def load_plan(name: str, conf_dir: Path | None = None) -> Plan:
-    """The plan ``conf/study/<name>.yaml`` (a clear error naming the known plans if there is none)."""
+    """The plan ``conf/plans/<name>.yaml`` (a clear error naming the known plans if there is none)."""
     path = _plan_dir(conf_dir) / f"{name}.yaml"
     if not path.exists():
         raise ValueError(f"no job plan {name!r} ({path}); the plans are: {', '.join(plan_names(conf_dir))}")

@@ -135,23 +135,29 @@ class PatienceEarlyStopping(EarlyStopping):
 
 
 def time_to_threshold(history: list[dict[str, Any]], monitor: str, target: float | None) -> dict[str, Any] | None:
-    """First check of ``history`` whose validation ``monitor`` reaches ``target``, with the cumulative
-    times then (``epoch`` etc. ``None`` if no check reached it; ``None`` without a target)."""
+    """First validation check of ``history`` whose ``monitor`` reaches ``target`` (``>=``; NaN never does).
+
+    Returns ``{"target", "reached", "epoch", "step", "samples_seen", "wall_seconds", "train_seconds",
+    "cpu_seconds"}`` with the cumulative times at that check (all but ``target`` and ``reached``
+    ``None`` if no check reached it, or if the history lacks them), or ``None`` without a target.
+    """
     if target is None:
         return None
     for row in history:
         score = row.get(f"val_{monitor}")
-        if score is not None and score >= target:
+        if score is not None and score >= target:  # NaN >= target is False
             return {
                 "target": target,
-                "epoch": row["epoch"],
+                "reached": True,
+                "epoch": row.get("epoch"),
                 "step": row.get("step"),
                 "samples_seen": row.get("samples_seen"),
-                "wall_seconds": row["wall_seconds_cum"],
-                "train_seconds": row["train_seconds_cum"],
+                "wall_seconds": row.get("wall_seconds_cum"),
+                "train_seconds": row.get("train_seconds_cum"),
                 "cpu_seconds": row.get("cpu_seconds_cum"),
             }
-    return {"target": target, "epoch": None, "wall_seconds": None, "train_seconds": None, "cpu_seconds": None}
+    none = dict.fromkeys(("epoch", "step", "samples_seen", "wall_seconds", "train_seconds", "cpu_seconds"))
+    return {"target": target, "reached": False, **none}
 
 
 class KillAfterEpoch(L.Callback):

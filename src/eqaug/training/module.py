@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import lightning as L
@@ -16,6 +17,40 @@ TEST_SPLITS = ("test_rot", "test_unrot")
 
 class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or infinite."""
+
+
+#: Steps between the host-side checks for a non-finite loss on an accelerator (each check syncs).
+ACCELERATOR_CHECK_STEPS = 50
+
+
+class NonFiniteWatch:
+    """Raise :class:`NonFiniteLossError` on a non-finite training loss without a host sync per step.
+
+    With ``every=1`` each loss is checked as it comes (on CPU that costs nothing). Otherwise the
+    losses are summed on their device and the sum checked every ``every`` steps: a NaN or inf anywhere
+    makes the sum non-finite, and the error names the range of steps it came from.
+    """
+
+    def __init__(self, every: int = 1) -> None:
+        self.every = max(1, int(every))
+        self._sum: torch.Tensor | None = None
+        self._first_step: int | None = None
+
+    def update(self, loss: torch.Tensor, epoch: int, step: int) -> None:
+        """Take the loss of ``step``; raise if it (or one since the last check) is not finite."""
+        if self.every == 1:
+            if not torch.isfinite(loss):
+                raise NonFiniteLossError(f"training loss is {loss.item()} at epoch {epoch}, step {step}")
+            return
+        self._sum = loss if self._sum is None else self._sum + loss
+        self._first_step = step if self._first_step is None else self._first_step
+        if (step + 1) % self.every == 0:
+            value = float(self._sum)  # the one host sync every `every` steps
+            first, self._sum, self._first_step = self._first_step, None, None
+            if not math.isfinite(value):
+                raise NonFiniteLossError(
+                    f"training loss is {value} in epoch {epoch}, at a step between {first} and {step}"
+                )
 
 
 class SphericalTaskModule(L.LightningModule):
@@ -59,6 +94,11 @@ class SphericalTaskModule(L.LightningModule):
         self._loss_batches = 0
         #: Training samples processed so far (kept in checkpoints, so it survives a resume).
         self.samples_seen = 0
+        #: Raises on a non-finite training loss: every step on CPU, every 50 steps on an accelerator.
+        self.nonfinite_watch = NonFiniteWatch(every=1)
+
+    def on_fit_start(self) -> None:
+        self.nonfinite_watch = NonFiniteWatch(every=1 if self.device.type == "cpu" else ACCELERATOR_CHECK_STEPS)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -68,10 +108,7 @@ class SphericalTaskModule(L.LightningModule):
         loss = F.cross_entropy(self(x), y)
         if self.nan_loss_at_step is not None and self.global_step >= self.nan_loss_at_step:
             loss = loss * float("nan")
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(
-                f"training loss is {loss.item()} at epoch {self.current_epoch}, step {self.global_step}"
-            )
+        self.nonfinite_watch.update(loss.detach(), self.current_epoch, self.global_step)
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=x.shape[0])
         self._loss_sum = self._loss_sum + loss.detach()  # no host sync per step
         self._loss_batches += 1
