@@ -15,7 +15,7 @@ SWEEP_DIR ?= results/sweep
 export WANDB_MODE ?= offline
 export HYDRA_FULL_ERROR ?= 1
 
-.PHONY: help install test lint format data sweep study baselines study-status paper figures bench clean
+.PHONY: help install test test-fast lint format data sweep study baselines study-status paper figures bench clean
 
 help: ## Show this help
 	@if [ -t 1 ]; then on='\033[36m'; off='\033[0m'; else on=; off=; fi; \
@@ -33,6 +33,9 @@ install: $(STAMP) ## Create .venv and install eqaug (+ s2cnn) with the dev and s
 
 test: install ## Run the test suite (CPU, no network)
 	WANDB_MODE=disabled $(PY) -m pytest -q
+
+test-fast: install ## The fast lane: every test but the slow end-to-end ones (about 2 min on 2 cores)
+	WANDB_MODE=disabled $(PY) -m pytest -q -m "not slow"
 
 lint: install ## ruff check + format check
 	$(PY) -m ruff check src third_party tests scripts

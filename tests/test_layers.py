@@ -13,6 +13,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "eqaug"
 LAYERS = {
     "paths": 0,
     "environment": 0,
+    "validate": 0,
     "data": 1,
     "testing": 2,
     "models": 2,

@@ -35,6 +35,7 @@ def _checkpoint(results_dir, rec, owner=None):
     return path, model
 
 
+@pytest.mark.slow
 def test_export_then_redraw_without_checkpoint(tmp_path):
     results = tmp_path / "results"
     recs = [_tiny_record(results, "s2cnn_seg_tiny"), _tiny_record(results, "cnn_seg_tiny")]

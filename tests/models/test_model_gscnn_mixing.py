@@ -83,6 +83,7 @@ def test_rmst_is_the_minimum_spanning_forest_of_the_subsampled_graph(L):
         assert _connected(near, [(a, b) for a, b in forest if a in near and b in near])
 
 
+@pytest.mark.slow
 def test_rmst_has_logarithmically_many_pairs_per_degree():
     for L in (16, 32, 64):
         s = degree_mixing_set("rmst", L)

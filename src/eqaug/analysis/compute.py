@@ -26,12 +26,31 @@ import pandas as pd
 from eqaug.analysis.summary import MAIN_METRIC
 from eqaug.config import is_equivariant_family
 
-#: The studies drawn (converged-baselines protocol).
-COMPUTE_STUDIES = ("seg_converge_small", "cls_converge_small")
-#: CPU-minutes at which the equal-compute table reads every model's score.
+#: The studies drawn, with the CPU-minutes at which the equal-compute table reads every model's score.
+COMPUTE_STUDIES = {
+    "seg_converge_small": (10, 30, 100, 300),
+    "cls_converge_small": (10, 30, 100, 300),
+    "seg_sweep": (1, 2, 4),
+}
+#: The default CPU-minutes of the equal-compute table.
 CPU_MINUTES = (10, 30, 100, 300)
+#: A sentence under a study's figure: what may and may not be concluded from it.
+CAPTIONS = {
+    "seg_sweep": "600 steps (minutes of CPU) is far from convergence: this shows that every family learns under the "
+    "same protocol and what each costs per CPU-second, not which one is better once trained "
+    "(for that: seg_converge_small in results/STUDY.md).",
+}
 
-__all__ = ["COMPUTE_STUDIES", "CPU_MINUTES", "Curve", "run_curves", "score_at", "compute_to_reach", "write_compute"]
+__all__ = [
+    "COMPUTE_STUDIES",
+    "CPU_MINUTES",
+    "CAPTIONS",
+    "Curve",
+    "run_curves",
+    "score_at",
+    "compute_to_reach",
+    "write_compute",
+]
 
 
 @dataclass
@@ -142,7 +161,7 @@ def targets(curves: list[Curve]) -> dict[str, float]:
     return out
 
 
-def draw(curves: list[Curve], study: str, out_dir: Path) -> list[Path]:
+def draw(curves: list[Curve], study: str, out_dir: Path, caption: str | None = None) -> list[Path]:
     """``compute_<study>.{png,pdf,json}``: running best validation score vs steps, CPU-minutes, FLOPs."""
     import matplotlib.pyplot as plt
 
@@ -183,8 +202,11 @@ def draw(curves: list[Curve], study: str, out_dir: Path) -> list[Path]:
         f"{study}: score against compute ({BAND_NOTE}; markers: rotated-test score at the mean final compute)",
         fontsize=10,
     )
+    if caption:
+        fig.text(0.5, -0.04, caption, ha="center", va="top", fontsize=9, wrap=True)
     sidecar = {
         "study": study,
+        "caption": caption,
         "used_runs": [f"{c.model} seed {c.seed}" for c in curves],
         "converged": {f"{c.model} seed {c.seed}": c.converged for c in curves},
     }
@@ -204,7 +226,7 @@ def write_compute(
 
     written: list[Path] = []
     flops_cache: dict[str, float] = {}
-    for study in COMPUTE_STUDIES:
+    for study, minutes in COMPUTE_STUDIES.items():
         names = {
             r["config"]["model"]["name"] for r in records if r.get("study") == study and r.get("status") == "finished"
         }
@@ -213,8 +235,8 @@ def write_compute(
         for name in names - set(flops_cache):
             flops_cache[name] = training_flops(name)["total"]
         curves = run_curves(records, study, flops_cache)
-        written += draw(curves, study, Path(figures_dir))
-        at = score_at(curves, "cpu_seconds", [60.0 * m for m in CPU_MINUTES])
+        written += draw(curves, study, Path(figures_dir), CAPTIONS.get(study))
+        at = score_at(curves, "cpu_seconds", [60.0 * m for m in minutes])
         at["cpu_minutes"] = (at["x"] / 60).astype(int)
         equal = at.pivot(index="model", columns="cpu_minutes", values="mean").reset_index()
         equal.columns = ["model"] + [f"@{m} CPU-min" for m in equal.columns[1:]]

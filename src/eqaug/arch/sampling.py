@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from typing import TYPE_CHECKING, Any
 
 from eqaug.arch.cnn import draw_cnn
 from eqaug.arch.common import Draw, max_depth, rejection_sample
 from eqaug.arch.gscnn import draw_gscnn
 from eqaug.arch.s2cnn import draw_s2cnn
+
+if TYPE_CHECKING:
+    from eqaug.models.specs import ModelSpec
 
 __all__ = ["FAMILIES", "TASKS", "default_n_classes", "sample"]
 
@@ -59,7 +63,7 @@ def sample(
     depth_max = max_depth(budget_max)
     draw = {"cnn": draw_cnn, "s2cnn": draw_s2cnn, "gscnn": draw_gscnn}[family]
 
-    def draw_one(rng: random.Random):
+    def draw_one(rng: random.Random) -> tuple[ModelSpec | None, dict[str, Any]]:
         return draw(rng, task, bandwidth, n_classes, depth_max)
 
     what = f"{family} {task} at bandwidth {bandwidth} (seed {seed})"

@@ -14,6 +14,7 @@ The names below are imported lazily, so ``import eqaug.data.spec`` (done by ``eq
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 _EXPORTS = {
     "DataSpec": "spec",
@@ -34,7 +35,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         return getattr(importlib.import_module(f"eqaug.data.{_EXPORTS[name]}"), name)
     raise AttributeError(f"module 'eqaug.data' has no attribute {name!r}")

@@ -10,7 +10,11 @@ the result still behaves as the usual list of ``(image, target)`` pairs. Samples
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 import torch
 from torch.utils.data import DataLoader, Dataset, default_collate
 
@@ -35,7 +39,7 @@ class SampleBatch(list):
         self.images, self.targets = images, targets
 
 
-def collate_batch(samples):
+def collate_batch(samples: SampleBatch | Sequence[Any]) -> tuple[torch.Tensor, torch.Tensor] | Any:
     """Collate function: a :class:`SampleBatch` passes through as ``(images, targets)``; anything else is
     handed to ``torch.utils.data.default_collate``."""
     if isinstance(samples, SampleBatch):
@@ -73,14 +77,14 @@ class SphericalDataset(Dataset):
     def __len__(self) -> int:
         return self.length
 
-    def _checked(self, indices) -> np.ndarray:
+    def _checked(self, indices: npt.ArrayLike) -> np.ndarray:
         indices = np.asarray(indices, dtype=np.int64).reshape(-1)
         if indices.size and (indices.min() < -self.length or indices.max() >= self.length):
             bad = indices[(indices < -self.length) | (indices >= self.length)][0]
             raise IndexError(f"index {int(bad)} is out of range for the {self.split} split of {self.length} samples")
         return np.where(indices < 0, indices + self.length, indices)
 
-    def get_batch(self, indices) -> tuple[torch.Tensor, torch.Tensor]:
+    def get_batch(self, indices: npt.ArrayLike) -> tuple[torch.Tensor, torch.Tensor]:
         """``(images float32 [n, 1, 2b, 2b], targets int64 [n] or [n, 2b, 2b])`` of the samples ``indices``."""
         indices = self._checked(indices)
         if self._cached is None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import torch
 
 from eqaug.data.canvas import cells_per_side, compose_canvases, default_canvas_size, place_items
@@ -111,7 +112,7 @@ class SphericalGenerator:
         seq = np.random.SeedSequence([self.spec.seed, self.split_id, chunk], spawn_key=(_CHUNK_STREAM,))
         return np.random.default_rng(seq).standard_normal(4)
 
-    def draw(self, indices) -> SampleDraw:
+    def draw(self, indices: npt.ArrayLike) -> SampleDraw:
         """Draw items, positions and rotations of the samples ``indices`` (non-negative ints)."""
         indices = np.asarray(indices, dtype=np.int64).reshape(-1)
         if indices.size and indices.min() < 0:
@@ -173,6 +174,6 @@ class SphericalGenerator:
             return values, labels.reshape(n, side, side)
         return values, torch.from_numpy(draw.classes[:, 0].copy())
 
-    def get_batch(self, indices) -> tuple[torch.Tensor, torch.Tensor]:
+    def get_batch(self, indices: npt.ArrayLike) -> tuple[torch.Tensor, torch.Tensor]:
         """Generate the samples ``indices`` in one vectorised call: ``(images [n, 1, 2b, 2b], targets)``."""
         return self.render(self.draw(indices))

@@ -12,6 +12,7 @@ Every malformed file raises :class:`IdxFormatError`, whose message names the fil
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import struct
 from pathlib import Path
@@ -35,7 +36,7 @@ class IdxFormatError(ValueError):
     """A file is not a valid IDX file (bad magic, truncated, trailing bytes, unreadable gzip)."""
 
 
-def _open(path: Path):
+def _open(path: Path) -> io.BufferedIOBase:
     return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 

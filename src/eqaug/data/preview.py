@@ -14,11 +14,17 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from eqaug.data.spec import DataSpec
 from eqaug.paths import CONF_DIR
+
+if TYPE_CHECKING:
+    from mpl_toolkits.mplot3d.axes3d import Axes3D
+
+    from eqaug.data.sources import PlanarPools
 
 __all__ = ["CONF_DIR", "render_preview", "main"]
 
@@ -38,7 +44,7 @@ def _colours(image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     return np.concatenate([rgb, np.ones_like(rgb[..., :1])], axis=-1)
 
 
-def _globe(ax, colours: np.ndarray, bandwidth: int, view: np.ndarray) -> None:
+def _globe(ax: Axes3D, colours: np.ndarray, bandwidth: int, view: np.ndarray) -> None:
     """Colour the sphere's SOFT-grid cells: cell ``[j, k]`` spans ``β ∈ [πj/2b, π(j+1)/2b]``, ``α_k ± π/2b``."""
     side = 2 * bandwidth
     beta = np.linspace(0, math.pi, side + 1)
@@ -53,7 +59,11 @@ def _globe(ax, colours: np.ndarray, bandwidth: int, view: np.ndarray) -> None:
 
 
 def render_preview(
-    spec: DataSpec, split: str = "train", n_samples: int = 8, out: str | os.PathLike = "preview.png", pools=None
+    spec: DataSpec,
+    split: str = "train",
+    n_samples: int = 8,
+    out: str | os.PathLike = "preview.png",
+    pools: PlanarPools | None = None,
 ) -> Path:
     """Render samples ``0 … n_samples−1`` of ``split`` to the PNG ``out`` and return its path."""
     import matplotlib

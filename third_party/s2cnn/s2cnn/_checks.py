@@ -17,7 +17,7 @@ def check_features(n: int, name: str) -> int:
     return n
 
 
-def check_real_float(x, who: str) -> None:
+def check_real_float(x: object, who: str) -> None:
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{who} expects a torch.Tensor, got {type(x).__name__}")
     if x.dtype not in _FLOATS:
@@ -39,7 +39,7 @@ def grid_bandwidth(x: torch.Tensor, ndim: int, who: str) -> int:
     return g[0] // 2
 
 
-def check_layer_input(x, who: str, nfeature: int, b: int, ndim: int, bname: str = "b_in") -> None:
+def check_layer_input(x: torch.Tensor, who: str, nfeature: int, b: int, ndim: int, bname: str = "b_in") -> None:
     """``x`` must be ``[batch, nfeature, 2b, 2b(, 2b)]`` real float32/float64."""
     check_real_float(x, who)
     expected = [nfeature] + [2 * b] * ndim

@@ -22,6 +22,7 @@ Plans are built once per ``(kind, b, L)`` in float64 on the CPU from
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -112,7 +113,7 @@ class BetaPlan:
     n_pairs: int
     conj: torch.Tensor | None = None
 
-    def to(self, device, dtype) -> BetaPlan:
+    def to(self, device: torch.device | str, dtype: torch.dtype) -> BetaPlan:
         return BetaPlan(
             self.b,
             self.L,
@@ -201,7 +202,9 @@ def _build_so3(b: int, L: int, analysis: bool) -> BetaPlan:
     return BetaPlan(b, L, rg.groups, tables, slot, packed, P, conj)
 
 
-def _ragged_to_packed(rg: Ragged, pos) -> torch.Tensor:
+def _ragged_to_packed(
+    rg: Ragged, pos: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+) -> torch.Tensor:
     """Packed index of every ragged row (0 for the padding rows ``l < k``); ``pos(l, m, n)`` acts on tensors."""
     out = torch.zeros(rg.n_rows, dtype=torch.int64)
     for s, e, l0, base in rg.groups:

@@ -51,6 +51,7 @@ from __future__ import annotations
 import math
 import threading
 from functools import lru_cache
+from typing import Any
 
 import torch
 
@@ -227,7 +228,7 @@ class RealPlan:
     kind: str
     engine: str
 
-    def _finish(self, mk, mb, mw, adj=None):
+    def _finish(self, mk: torch.Tensor, mb: torch.Tensor, mw: torch.Tensor, adj: torch.Tensor | None = None) -> None:
         K, L = self.K, self.L
         self.mk, self.mb, self.mw = mk, mb, mw
         self.adj = adj
@@ -237,7 +238,7 @@ class RealPlan:
         self.dtype = torch.float64
         assert torch.bincount(mk, minlength=K).min() >= 1, "a coefficient without rows"
 
-    def to(self, device, dtype) -> RealPlan:
+    def to(self, device: torch.device | str, dtype: torch.dtype) -> RealPlan:
         new = object.__new__(RealPlan)
         new.__dict__.update(self.__dict__)
         for name in ("MA", "MG"):
@@ -542,7 +543,9 @@ def _master_plan(kind: str, b: int, L: int, analysis: bool, fft: bool) -> RealPl
 
 
 @lru_cache(maxsize=256)
-def _device_plan(kind: str, b: int, L: int, analysis: bool, fft: bool, device, dtype) -> RealPlan:
+def _device_plan(
+    kind: str, b: int, L: int, analysis: bool, fft: bool, device: torch.device, dtype: torch.dtype
+) -> RealPlan:
     return _master_plan(kind, b, L, analysis, fft).to(device, dtype)
 
 
@@ -595,7 +598,9 @@ def _advise_huge(t: torch.Tensor) -> None:
         _madvise(a, e - a, _MADV_HUGEPAGE)
 
 
-def _new_empty(shape, like: torch.Tensor, dtype=None, min_bytes: int | None = None) -> torch.Tensor:
+def _new_empty(
+    shape: int | tuple[int, ...], like: torch.Tensor, dtype: torch.dtype | None = None, min_bytes: int | None = None
+) -> torch.Tensor:
     """``torch.empty`` on ``like``'s device, with the huge-page hint for large CPU buffers."""
     t = torch.empty(shape, dtype=like.dtype if dtype is None else dtype, device=like.device)
     limit = HUGE_PAGE_MIN_BYTES if min_bytes is None else min_bytes
@@ -612,7 +617,9 @@ class _Workspace(threading.local):
 _WS = _Workspace()
 
 
-def workspace_buffer(name, shape: tuple[int, ...], like: torch.Tensor, dtype=None, zero: bool = False) -> torch.Tensor:
+def workspace_buffer(
+    name: str, shape: tuple[int, ...], like: torch.Tensor, dtype: torch.dtype | None = None, zero: bool = False
+) -> torch.Tensor:
     """A per-thread reusable CPU buffer of ``shape`` (contents undefined, or zero-filled when first created
     with ``zero=True``), or a fresh tensor on other devices.
 
@@ -664,7 +671,7 @@ def _cplx(dtype: torch.dtype) -> torch.dtype:
 
 
 def _grid_to_rows(
-    x: torch.Tensor, plan: RealPlan, C: int, chunks, relu_out: torch.Tensor | None = None
+    x: torch.Tensor, plan: RealPlan, C: int, chunks: tuple[int, ...], relu_out: torch.Tensor | None = None
 ) -> torch.Tensor:
     """Grid ``[B·C, J, A(, G)]`` → row buffer ``[n_base·B, C]`` (see :meth:`RealPlan.maps`), chunk by chunk.
 
@@ -743,7 +750,9 @@ def _fold_mm(S: torch.Tensor, M: torch.Tensor, ne: int, out: torch.Tensor, tag: 
     torch.sub(E, O, out=out[:, b:])
 
 
-def _coeffs_to_grid(coef: torch.Tensor, plan: RealPlan, B: int, C: int, chunks, relu: bool = False) -> torch.Tensor:
+def _coeffs_to_grid(
+    coef: torch.Tensor, plan: RealPlan, B: int, C: int, chunks: tuple[int, ...], relu: bool = False
+) -> torch.Tensor:
     """Coefficients ``[K·B, C]`` → grid ``[B·C, J, A(, G)]``, chunk by chunk: gather rows, grouped β ``bmm``,
     then α/γ GEMMs (transposed operands) or a transposing scatter into a half spectrum and ``irfftn``,
     written straight into the output; with ``relu``, each chunk is rectified in place while it is in cache."""
@@ -817,12 +826,12 @@ class _Analysis(torch.autograd.Function):
     ``spec = (kind, b, L, True)``; the plans (and engines) are looked up per direction."""
 
     @staticmethod
-    def forward(ctx, x, spec, B, C):
+    def forward(ctx: Any, x: torch.Tensor, spec: tuple[str, int, int, bool], B: int, C: int) -> torch.Tensor:
         ctx.spec, ctx.B, ctx.C = spec, B, C
         return _to_coeffs(x.contiguous(), spec, B, C)
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, None, None, None]:
         return _AnalysisT.apply(g, ctx.spec, ctx.B, ctx.C), None, None, None
 
 
@@ -830,12 +839,12 @@ class _AnalysisT(torch.autograd.Function):
     """Adjoint of :class:`_Analysis`: coefficients → grid (a synthesis with the analysis tables)."""
 
     @staticmethod
-    def forward(ctx, coef, spec, B, C):
+    def forward(ctx: Any, coef: torch.Tensor, spec: tuple[str, int, int, bool], B: int, C: int) -> torch.Tensor:
         ctx.spec, ctx.B, ctx.C = spec, B, C
         return _to_grid(coef.contiguous(), spec, B, C)
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, None, None, None]:
         return _Analysis.apply(g, ctx.spec, ctx.B, ctx.C), None, None, None
 
 
@@ -847,7 +856,9 @@ class _Synthesis(torch.autograd.Function):
     ``S^T ([y > 0] ⊙ g)``, the mask applied chunk by chunk inside :class:`_SynthesisT`."""
 
     @staticmethod
-    def forward(ctx, coef, spec, B, C, relu=False):
+    def forward(
+        ctx: Any, coef: torch.Tensor, spec: tuple[str, int, int, bool], B: int, C: int, relu: bool = False
+    ) -> torch.Tensor:
         ctx.spec, ctx.B, ctx.C, ctx.relu = spec, B, C, relu
         y = _to_grid(coef.contiguous(), spec, B, C, relu)
         if relu:
@@ -855,7 +866,7 @@ class _Synthesis(torch.autograd.Function):
         return y
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, None, None, None, None]:
         y = ctx.saved_tensors[0] if ctx.relu else None
         return _SynthesisT.apply(g, ctx.spec, ctx.B, ctx.C, y), None, None, None, None
 
@@ -865,14 +876,21 @@ class _SynthesisT(torch.autograd.Function):
     ``[relu_out > 0] ⊙ x`` when a ReLU output is given."""
 
     @staticmethod
-    def forward(ctx, x, spec, B, C, relu_out=None):
+    def forward(
+        ctx: Any,
+        x: torch.Tensor,
+        spec: tuple[str, int, int, bool],
+        B: int,
+        C: int,
+        relu_out: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         ctx.spec, ctx.B, ctx.C = spec, B, C
         if relu_out is not None:
             ctx.save_for_backward(relu_out)
         return _to_coeffs(x.contiguous(), spec, B, C, relu_out)
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, None, None, None, None]:
         gx = _Synthesis.apply(g, ctx.spec, ctx.B, ctx.C)
         if ctx.saved_tensors:  # the same ReLU derivative as the chunked mask of the forward
             gx = torch.ops.aten.threshold_backward(gx, ctx.saved_tensors[0], 0)

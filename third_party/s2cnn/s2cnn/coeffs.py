@@ -34,6 +34,7 @@ Per-degree lists hold ``[..., 2l+1]`` (S², index ``m + l``) or ``[..., 2l+1, 2l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 import torch
@@ -79,7 +80,7 @@ def so3_num_coeffs(b: int, half: bool = False) -> int:
     return so3_offset(b, half)
 
 
-def _bandwidth(size: int, count, what: str) -> int:
+def _bandwidth(size: int, count: Callable[[int], int], what: str) -> int:
     b = 0
     while count(b) < size:
         b += 1

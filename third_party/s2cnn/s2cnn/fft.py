@@ -32,6 +32,8 @@ zero-fills the degrees ``b_in … b_out-1`` (an up-sampling of the band-limited 
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from ._checks import check_bandwidth, grid_bandwidth
@@ -86,13 +88,13 @@ class _HalfFFT(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, dims):
+    def forward(ctx: Any, x: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
         ctx.dims = dims
         ctx.sizes = [x.shape[d] for d in dims]
         return torch.fft.rfftn(x, dim=dims, norm="forward")
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, None]:
         half_dim = ctx.dims[-1]
         n = ctx.sizes[-1]
         w = torch.full((g.shape[half_dim],), 0.5, dtype=g.real.dtype, device=g.device)
@@ -161,7 +163,7 @@ def so3_synthesis(c: torch.Tensor, b: int, L: int) -> torch.Tensor:
 # --------------------------------------------------------------------------------------------
 
 
-def _b_out(b_out, default: int, name: str = "b_out") -> int:
+def _b_out(b_out: int | None, default: int, name: str = "b_out") -> int:
     return default if b_out is None else check_bandwidth(b_out, name)
 
 

@@ -58,7 +58,9 @@ def check_bandwidth(b: int, name: str = "b") -> int:
     return b
 
 
-def s2_grid(b: int, dtype: torch.dtype = torch.float64, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+def s2_grid(
+    b: int, dtype: torch.dtype = torch.float64, device: torch.device | str | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Colatitudes ``β`` and longitudes ``α`` of the S² SOFT grid, each of length ``2b``."""
     check_bandwidth(b)
     j = torch.arange(2 * b, dtype=torch.float64)
@@ -68,14 +70,16 @@ def s2_grid(b: int, dtype: torch.dtype = torch.float64, device=None) -> tuple[to
 
 
 def so3_grid(
-    b: int, dtype: torch.dtype = torch.float64, device=None
+    b: int, dtype: torch.dtype = torch.float64, device: torch.device | str | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``β``, ``α``, ``γ`` axes of the SO(3) SOFT grid, each of length ``2b``."""
     beta, alpha = s2_grid(b, dtype=dtype, device=device)
     return beta, alpha, alpha.clone()
 
 
-def quadrature_weights(b: int, dtype: torch.dtype = torch.float64, device=None) -> torch.Tensor:
+def quadrature_weights(
+    b: int, dtype: torch.dtype = torch.float64, device: torch.device | str | None = None
+) -> torch.Tensor:
     """SOFT quadrature weights over ``β`` for bandwidth ``b``, normalised to sum to 1."""
     check_bandwidth(b)
     j = torch.arange(2 * b, dtype=torch.float64)[:, None]
@@ -99,7 +103,9 @@ def _rot_y(t: torch.Tensor) -> torch.Tensor:
     return torch.stack([torch.stack([c, z, s], -1), torch.stack([z, o, z], -1), torch.stack([-s, z, c], -1)], -2)
 
 
-def euler_to_matrix(alpha, beta, gamma) -> torch.Tensor:
+def euler_to_matrix(
+    alpha: float | torch.Tensor, beta: float | torch.Tensor, gamma: float | torch.Tensor
+) -> torch.Tensor:
     """Rotation matrices ``R_z(α) R_y(β) R_z(γ)`` (broadcasting over the angles), shape ``[..., 3, 3]``."""
     alpha, beta, gamma = torch.broadcast_tensors(
         *(torch.as_tensor(a, dtype=torch.float64) for a in (alpha, beta, gamma))
@@ -124,7 +130,7 @@ def matrix_to_euler(R: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.
     return alpha % (2 * math.pi), beta, gamma % (2 * math.pi)
 
 
-def s2_points(b: int, dtype: torch.dtype = torch.float64, device=None) -> torch.Tensor:
+def s2_points(b: int, dtype: torch.dtype = torch.float64, device: torch.device | str | None = None) -> torch.Tensor:
     """Unit vectors of the S² grid, shape ``[2b, 2b, 3]`` (axes β, α)."""
     beta, alpha = s2_grid(b, dtype=torch.float64)
     B, A = torch.meshgrid(beta, alpha, indexing="ij")

@@ -33,6 +33,8 @@ The transforms return the per-degree matrices the layers multiply with:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -42,7 +44,7 @@ from .wigner import wigner_d
 __all__ = ["S2KernelTransform", "SO3KernelTransform", "check_grid"]
 
 
-def check_grid(grid, npts: int, who: str) -> tuple[tuple[float, ...], ...]:
+def check_grid(grid: Sequence[Sequence[float]], npts: int, who: str) -> tuple[tuple[float, ...], ...]:
     """Validate a kernel grid: a non-empty sequence of ``npts``-tuples of finite floats."""
     what = "(beta, alpha)" if npts == 2 else "(beta, alpha, gamma)"
     try:
@@ -135,7 +137,7 @@ class _GridKernelTransform(nn.Module):
 class S2KernelTransform(_GridKernelTransform):
     """Kernel on S² grid points ``(β, α)`` → ``[K_0, …, K_{L-1}]`` with ``K_l [f_in, (2l+1) f_out]``."""
 
-    def __init__(self, grid, L: int):
+    def __init__(self, grid: Sequence[Sequence[float]], L: int):
         super().__init__()
         self._setup(check_grid(grid, 2, "S2KernelTransform"), L, with_gamma=False)
 
@@ -153,7 +155,7 @@ class S2KernelTransform(_GridKernelTransform):
 class SO3KernelTransform(_GridKernelTransform):
     """Kernel on SO(3) grid points ``(β, α, γ)`` → per-degree matrices (see the module docstring)."""
 
-    def __init__(self, grid, L: int, sum_n: bool = False):
+    def __init__(self, grid: Sequence[Sequence[float]], L: int, sum_n: bool = False):
         super().__init__()
         self.sum_n = sum_n
         self._setup(check_grid(grid, 3, "SO3KernelTransform"), L, with_gamma=True)
@@ -186,7 +188,9 @@ class _DegreeBlocks(torch.autograd.Function):
     slicing backward would allocate and zero a full-size gradient per degree (quadratic in ``L``)."""
 
     @staticmethod
-    def forward(ctx, P, ds, axes):
+    def forward(
+        ctx: Any, P: torch.Tensor, ds: list[torch.Tensor], axes: tuple[slice | str, ...]
+    ) -> tuple[torch.Tensor, ...]:
         L = len(ds)
         ctx.ds, ctx.axes, ctx.shape = ds, axes, P.shape
         out = []
@@ -200,7 +204,7 @@ class _DegreeBlocks(torch.autograd.Function):
         return tuple(out)
 
     @staticmethod
-    def backward(ctx, *grads):
+    def backward(ctx: Any, *grads: torch.Tensor | None) -> tuple[torch.Tensor, None, None]:
         ds, L = ctx.ds, len(ctx.ds)
         g = grads[0].new_zeros(ctx.shape)
         for l, (d, gl) in enumerate(zip(ds, grads)):
@@ -212,7 +216,7 @@ class _DegreeBlocks(torch.autograd.Function):
         return g, None, None
 
 
-def _window(axes, L: int, l: int) -> tuple:
+def _window(axes: tuple[slice | str, ...], L: int, l: int) -> tuple:
     s = slice(L - 1 - l, L + l)
     return tuple(s if a == "s" else a for a in axes)
 
@@ -225,7 +229,9 @@ def _window(axes, L: int, l: int) -> tuple:
 class _RealGridKernelTransform(nn.Module):
     """Grouping by β and the per-device table cache, for the real-basis transforms."""
 
-    def _setup_groups(self, grid: tuple[tuple[float, ...], ...], with_gamma: bool):
+    def _setup_groups(
+        self, grid: tuple[tuple[float, ...], ...], with_gamma: bool
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         self.n_grid = len(grid)
         pts = torch.tensor(grid, dtype=torch.float64)
         beta, alpha = pts[:, 0], pts[:, 1]
@@ -276,7 +282,7 @@ class RealS2KernelTransform(_RealGridKernelTransform):
     r"""S² kernel → per-degree real matrices ``K_l [f_in, (2l+1) f_out]``,
     ``K_l[c, (n, c')] = (S U ψ̂^l_{cc'})_n`` with ``ψ̂^l_n = Σ_i W_i D^l_{n0}(g_i)`` (see :mod:`s2cnn._real`)."""
 
-    def __init__(self, grid, L: int):
+    def __init__(self, grid: Sequence[Sequence[float]], L: int):
         super().__init__()
         from ._real import s2_real_d
 
@@ -313,7 +319,7 @@ class RealSO3KernelTransform(_RealGridKernelTransform):
     (``[2 (tα), 2L-1 (b), 2L-1 (n)]`` rows), then the per-degree weighted sum over β and ``tα``.
     """
 
-    def __init__(self, grid, L: int, sum_n: bool = False):
+    def __init__(self, grid: Sequence[Sequence[float]], L: int, sum_n: bool = False):
         super().__init__()
         from ._real import so3_real_d
 

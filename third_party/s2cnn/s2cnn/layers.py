@@ -30,6 +30,7 @@ the kernel changes (keyed on its version counter, storage, device and dtype).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -80,7 +81,7 @@ def original_scaling(kind: str, n_grid: int, nfeature_in: int, b_in: int, b_out:
     return 1.0 / math.sqrt(n_grid * nfeature_in * b_out**3 / b_in**3)
 
 
-def _resolve_scaling(scaling, kind: str, n_grid: int, f_in: int, b_in: int, b_out: int) -> float:
+def _resolve_scaling(scaling: str | float | None, kind: str, n_grid: int, f_in: int, b_in: int, b_out: int) -> float:
     if scaling is None or scaling == "default":
         return default_scaling(n_grid, f_in)
     if scaling == "original":
@@ -98,7 +99,17 @@ class _SpectralConv(nn.Module):
     _in_ndim = 3
     _out_ndim = 3
 
-    def __init__(self, nfeature_in, nfeature_out, b_in, b_out, grid, npts, scaling, activation=None):
+    def __init__(
+        self,
+        nfeature_in: int,
+        nfeature_out: int,
+        b_in: int,
+        b_out: int,
+        grid: Sequence[Sequence[float]],
+        npts: int,
+        scaling: str | float | None,
+        activation: str | None = None,
+    ):
         super().__init__()
         if activation not in (None, "relu"):
             raise ValueError(f"{self._name}: activation must be None or 'relu', got {activation!r}")
@@ -174,7 +185,15 @@ class S2Convolution(_SpectralConv):
     _out_ndim = 3
 
     def __init__(
-        self, nfeature_in: int, nfeature_out: int, b_in: int, b_out: int, grid, *, scaling="default", activation=None
+        self,
+        nfeature_in: int,
+        nfeature_out: int,
+        b_in: int,
+        b_out: int,
+        grid: Sequence[Sequence[float]],
+        *,
+        scaling: str | float | None = "default",
+        activation: str | None = None,
     ):
         super().__init__(nfeature_in, nfeature_out, b_in, b_out, grid, 2, scaling, activation)
         self.kernel_transform = RealS2KernelTransform(self.grid, self.L)
@@ -201,7 +220,15 @@ class SO3Convolution(_SpectralConv):
     _name = "SO3Convolution"
 
     def __init__(
-        self, nfeature_in: int, nfeature_out: int, b_in: int, b_out: int, grid, *, scaling="default", activation=None
+        self,
+        nfeature_in: int,
+        nfeature_out: int,
+        b_in: int,
+        b_out: int,
+        grid: Sequence[Sequence[float]],
+        *,
+        scaling: str | float | None = "default",
+        activation: str | None = None,
     ):
         super().__init__(nfeature_in, nfeature_out, b_in, b_out, grid, 3, scaling, activation)
         self.kernel_transform = RealSO3KernelTransform(self.grid, self.L)
@@ -239,7 +266,16 @@ class SO3ToS2Convolution(_SpectralConv):
     _in_ndim = 3
     _out_ndim = 2
 
-    def __init__(self, nfeature_in: int, nfeature_out: int, b_in: int, b_out: int, grid, *, scaling="default"):
+    def __init__(
+        self,
+        nfeature_in: int,
+        nfeature_out: int,
+        b_in: int,
+        b_out: int,
+        grid: Sequence[Sequence[float]],
+        *,
+        scaling: str | float | None = "default",
+    ):
         super().__init__(nfeature_in, nfeature_out, b_in, b_out, grid, 3, scaling)
         self.kernel_transform = RealSO3KernelTransform(self.grid, self.L, sum_n=True)
 
@@ -262,7 +298,9 @@ class SO3Shortcut(nn.Module):
     """Residual shortcut on SO(3): the identity if ``nfeature_in == nfeature_out`` and ``b_in == b_out``,
     otherwise an :class:`SO3Convolution` with the single grid point ``(0, 0, 0)`` (as the original)."""
 
-    def __init__(self, nfeature_in: int, nfeature_out: int, b_in: int, b_out: int, *, scaling="default"):
+    def __init__(
+        self, nfeature_in: int, nfeature_out: int, b_in: int, b_out: int, *, scaling: str | float | None = "default"
+    ):
         super().__init__()
         check_features(nfeature_in, "nfeature_in")
         check_features(nfeature_out, "nfeature_out")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+from collections.abc import Callable
 
 __all__ = ["tune_malloc", "clear_workspace", "workspace_bytes", "peak_tensor_bytes"]
 
@@ -65,7 +66,7 @@ def workspace_bytes() -> int:
     return sum(b.numel() * b.element_size() for b in _WS.bufs.values())
 
 
-def peak_tensor_bytes(fn) -> int:
+def peak_tensor_bytes(fn: Callable[[], object]) -> int:
     """Peak of live tensor memory allocated (CPU) while ``fn()`` runs, in bytes.
 
     ``torch.profiler`` with ``profile_memory=True`` records each operator's own allocations and the

@@ -40,7 +40,9 @@ __all__ = [
 ]
 
 
-def _wigner_blocks(L: int, alpha, beta, gamma, batch: int, cdtype, device) -> tuple[list[torch.Tensor], bool]:
+def _wigner_blocks(
+    L: int, alpha: Angle, beta: Angle, gamma: Angle, batch: int, cdtype: torch.dtype, device: torch.device
+) -> tuple[list[torch.Tensor], bool]:
     """``D^l(R)`` rows ``m ≥ 0``: ``[l+1, 2l+1]`` (one rotation) or ``[batch, l+1, 2l+1]`` (per sample)."""
     angles = [torch.as_tensor(a, dtype=torch.float64).detach().cpu() for a in (alpha, beta, gamma)]
     per_sample = any(a.dim() > 0 for a in angles)

@@ -68,7 +68,13 @@ def _decay(ls: torch.Tensor, power: float) -> torch.Tensor:
     return (ls.to(torch.float64) + 1.0) ** (-power)
 
 
-def random_s2_coeffs(b: int, *batch: int, dtype=torch.float64, generator=None, decay: float = 0.0) -> torch.Tensor:
+def random_s2_coeffs(
+    b: int,
+    *batch: int,
+    dtype: torch.dtype = torch.float64,
+    generator: torch.Generator | None = None,
+    decay: float = 0.0,
+) -> torch.Tensor:
     """Random half-layout coefficients of a real S² signal with degrees ``< b``.
 
     Complex Gaussian entries scaled by ``(2l+1)^{-1} (l+1)^{-decay}`` (so with ``decay=0`` every degree
@@ -82,7 +88,13 @@ def random_s2_coeffs(b: int, *batch: int, dtype=torch.float64, generator=None, d
     return s2_full_to_half(hermitian_part(c, "s2")[0]).to(_CDTYPE[dtype])
 
 
-def random_so3_coeffs(b: int, *batch: int, dtype=torch.float64, generator=None, decay: float = 0.0) -> torch.Tensor:
+def random_so3_coeffs(
+    b: int,
+    *batch: int,
+    dtype: torch.dtype = torch.float64,
+    generator: torch.Generator | None = None,
+    decay: float = 0.0,
+) -> torch.Tensor:
     """Random half-layout coefficients of a real SO(3) signal with degrees ``< b``.
 
     Scaled by ``(2l+1)^{-3/2} (l+1)^{-decay}``: equal power per degree for ``decay=0`` (see
@@ -96,7 +108,12 @@ def random_so3_coeffs(b: int, *batch: int, dtype=torch.float64, generator=None, 
 
 
 def random_s2_signal(
-    b: int, *batch: int, band_limit: int | None = None, dtype=torch.float64, generator=None, decay: float = 0.0
+    b: int,
+    *batch: int,
+    band_limit: int | None = None,
+    dtype: torch.dtype = torch.float64,
+    generator: torch.Generator | None = None,
+    decay: float = 0.0,
 ) -> torch.Tensor:
     """Real S² grid signal ``[*batch, 2b, 2b]`` band-limited to degrees ``< band_limit`` (default ``b``)."""
     bl = b if band_limit is None else min(band_limit, b)
@@ -105,7 +122,12 @@ def random_s2_signal(
 
 
 def random_so3_signal(
-    b: int, *batch: int, band_limit: int | None = None, dtype=torch.float64, generator=None, decay: float = 0.0
+    b: int,
+    *batch: int,
+    band_limit: int | None = None,
+    dtype: torch.dtype = torch.float64,
+    generator: torch.Generator | None = None,
+    decay: float = 0.0,
 ) -> torch.Tensor:
     """Real SO(3) grid signal ``[*batch, 2b, 2b, 2b]`` band-limited to degrees ``< band_limit`` (default ``b``)."""
     bl = b if band_limit is None else min(band_limit, b)

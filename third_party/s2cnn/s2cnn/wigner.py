@@ -58,11 +58,16 @@ __all__ = [
 ]
 
 
-def _as_float64(x) -> torch.Tensor:
+def _as_float64(x: float | Sequence[float] | torch.Tensor) -> torch.Tensor:
     return torch.as_tensor(x, dtype=torch.float64, device="cpu")
 
 
-def wigner_d_pairs(L: int, beta, m: Sequence[int] | torch.Tensor, n: Sequence[int] | torch.Tensor) -> torch.Tensor:
+def wigner_d_pairs(
+    L: int,
+    beta: float | Sequence[float] | torch.Tensor,
+    m: Sequence[int] | torch.Tensor,
+    n: Sequence[int] | torch.Tensor,
+) -> torch.Tensor:
     r"""``d^l_{m_k n_k}(β)`` for all ``l < L`` and the given index pairs, float64 on the CPU.
 
     Parameters
@@ -250,7 +255,9 @@ def wigner_d_list(L: int, beta: float | torch.Tensor) -> list[torch.Tensor]:
     return [wigner_d(l, beta) for l in range(L)]
 
 
-def _angles(alpha, beta, gamma) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.dtype, torch.device]:
+def _angles(
+    alpha: float | torch.Tensor, beta: float | torch.Tensor, gamma: float | torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.dtype, torch.device]:
     ts = [a for a in (alpha, beta, gamma) if isinstance(a, torch.Tensor)]
     dtype = torch.float64
     device = ts[0].device if ts else torch.device("cpu")

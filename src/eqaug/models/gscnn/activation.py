@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import torch
@@ -176,7 +177,15 @@ class _BilinearGather(torch.autograd.Function):
     """``out[k] = Σ c · x[i] · x[j]`` over table entries; ``x``: ``[D, N]`` real."""
 
     @staticmethod
-    def forward(ctx, x, i, j, k, c, n_out):
+    def forward(
+        ctx: Any,
+        x: torch.Tensor,
+        i: torch.Tensor,
+        j: torch.Tensor,
+        k: torch.Tensor,
+        c: torch.Tensor,
+        n_out: int,
+    ) -> torch.Tensor:
         ctx.save_for_backward(x, i, j, k, c)
         N = x.shape[1]
         out = x.new_zeros(n_out, N)
@@ -190,7 +199,7 @@ class _BilinearGather(torch.autograd.Function):
         return out
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, None, None, None, None, None]:
         x, i, j, k, c = ctx.saved_tensors
         N = x.shape[1]
         gx = torch.zeros_like(x)

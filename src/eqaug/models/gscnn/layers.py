@@ -10,6 +10,7 @@ convolution (:class:`~eqaug.models.gscnn.convolution.ConstrainedConvolution`).  
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from eqaug.models.gscnn.activation import TensorProductActivation
@@ -63,5 +64,5 @@ class GeneralizedLayer(nn.Module):
         self.conv = ConstrainedConvolution(c_in, c_out, self.activation.out_type, tau_out, bias)
         self.in_type, self.out_type = tuple(in_type), self.conv.out_type
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(self.activation(self.norm(x)))

@@ -39,7 +39,7 @@ from s2cnn.grids import s2_near_identity_grid
 __all__ = ["GSCNNSegmenter", "GSCNNClassifier", "GSCNNBody"]
 
 
-def _unit_scale(gtype: tuple[int, ...], dtype, device) -> torch.Tensor:
+def _unit_scale(gtype: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """``\\sqrt{2l+1}`` per internal row."""
     ls = degree_index(gtype, device).to(dtype)
     return torch.sqrt(2 * ls + 1)

@@ -122,7 +122,7 @@ def _degree_index(t: GType) -> torch.Tensor:
     return torch.tensor([l for l, tau in enumerate(t) for _ in range(tau * (2 * l + 1))], dtype=torch.long)
 
 
-def degree_index(t: GType, device=None) -> torch.Tensor:
+def degree_index(t: GType, device: torch.device | str | None = None) -> torch.Tensor:
     """Degree ``l`` of every internal row (``[D]``, long)."""
     return _degree_index(tuple(t)).to(device)
 
@@ -141,7 +141,7 @@ def _real_basis(l: int) -> torch.Tensor:
     return Q
 
 
-def real_basis(l: int, dtype=torch.complex128, device=None) -> torch.Tensor:
+def real_basis(l: int, dtype: torch.dtype = torch.complex128, device: torch.device | str | None = None) -> torch.Tensor:
     """The unitary ``Q^l`` (``r = Q v``, rows indexed ``μ + l``) of the module docstring."""
     return _real_basis(l).to(device=device, dtype=dtype)
 

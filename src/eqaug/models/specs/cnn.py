@@ -1,0 +1,182 @@
+"""Specs of the planar CNN baselines (App. B.1; conventions in :mod:`eqaug.models.specs`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from eqaug.models.specs.common import V, check_family, fc_params
+
+__all__ = ["cnn_sizes", "CNNSegSpec", "CNNClsSpec"]
+
+
+# --------------------------------------------------------------------------- CNN geometry
+def cnn_sizes(
+    bandwidth: int, kernel_sizes: list[int], strides: list[int], circular_padding: bool = False
+) -> list[tuple[int, int]]:
+    """Spatial sizes ``(height β, width α)`` entering and leaving each down layer of a CNN.
+
+    Parameters
+    ----------
+    bandwidth : the input's ``b`` (the image is ``2b × 2b``).
+    kernel_sizes, strides : per down layer.
+    circular_padding : pad the α (width) axis circularly by ``k − 1`` before each down conv,
+        so its width becomes ``⌈w/s⌉`` (height: ``⌊(h − k)/s⌋ + 1`` as without padding).
+
+    Returns
+    -------
+    ``[(h_0, w_0), (h_1, w_1), …]`` with ``h_0 = w_0 = 2b`` and one entry per layer after it.
+    A size below 1 is returned as is (callers report it).
+    """
+    h = w = 2 * bandwidth
+    sizes = [(h, w)]
+    for k, s in zip(kernel_sizes, strides):
+        h = (h - k) // s + 1 if h >= k else 0
+        w = -(-w // s) if circular_padding else ((w - k) // s + 1 if w >= k else 0)
+        sizes.append((h, w))
+    return sizes
+
+
+def _check_cnn_geometry(spec) -> None:
+    V.int_at_least("bandwidth", spec.bandwidth, 1)
+    V.int_at_least("in_channels", spec.in_channels, 1)
+    V.int_at_least("n_classes", spec.n_classes, 1)
+    V.int_list("features", spec.features, 1)
+    V.int_list("kernel_sizes", spec.kernel_sizes, 1)
+    V.int_list("strides", spec.strides, 1)
+    V.same_length("features", spec.features, kernel_sizes=spec.kernel_sizes, strides=spec.strides)
+    if spec.circular_padding:
+        for i, k in enumerate(spec.kernel_sizes):
+            if k % 2 == 0:
+                raise ValueError(
+                    f"model.kernel_sizes[{i}]={k} is not allowed with circular_padding=true; kernels must be odd "
+                    "(the α axis is padded by (k−1)/2 on each side)"
+                )
+    sizes = cnn_sizes(spec.bandwidth, spec.kernel_sizes, spec.strides, spec.circular_padding)
+    for i, k in enumerate(spec.kernel_sizes):
+        h, w = sizes[i]
+        limit = h if spec.circular_padding else min(h, w)
+        if k > limit:
+            raise ValueError(
+                f"model.kernel_sizes[{i}]={k} is larger than the {h}×{w} image entering layer {i} "
+                f"(bandwidth {spec.bandwidth}, sizes so far {[hw[0] for hw in sizes[: i + 1]]}); "
+                f"it must be at most {limit}"
+            )
+
+
+def _cnn_down_params(spec, skips: bool) -> int:
+    chans = [spec.in_channels, *spec.features]
+    total = 0
+    for i, k in enumerate(spec.kernel_sizes):
+        c_in, c_out = chans[i], chans[i + 1]
+        total += c_in * c_out * k * k + c_out
+        if skips and i > 0:
+            total += c_in * c_out + c_out
+    return total
+
+
+@dataclass
+class CNNSegSpec:
+    """ResNet-like planar CNN segmenter (App. B.1).
+
+    Attributes
+    ----------
+    family : ``"cnn_seg"``.
+    name : a label (the config's file name for the named models).
+    bandwidth : input ``b``; the image is ``[in_channels, 2b, 2b]``.
+    in_channels : input channels (1 for grey images).
+    n_classes : output channels (per-pixel logits), 11 for the MNIST segmentation.
+    features, kernel_sizes, strides : per down layer, see the module docstring.
+    skips : skip connections over every down/up layer but the outermost (App. B.1).
+    circular_padding : sphere-aware variant (off for the paper's models): each down conv and its
+        max-pool skip see the input padded circularly along α (the width axis) by ``(k−1)/2`` on
+        each side, so the α size becomes ``⌈w/s⌉``; each transposed conv sees its input padded
+        circularly along α by ``q = ⌈(k−1)/(2s)⌉`` and its output is cropped back to the stored
+        width (start ``q·s + (k−1)/2``), i.e. a circular transposed convolution. The β (height)
+        axis is never padded. With all strides 1 the network is exactly equivariant to α-rolls;
+        with strides, to rolls by multiples of ``∏ s_i`` when every width is divisible by the
+        stride applied to it.
+    """
+
+    family: str = "cnn_seg"
+    name: str = "cnn_seg"
+    bandwidth: int = 50
+    in_channels: int = 1
+    n_classes: int = 11
+    features: list[int] = field(default_factory=list)
+    kernel_sizes: list[int] = field(default_factory=list)
+    strides: list[int] = field(default_factory=list)
+    skips: bool = True
+    circular_padding: bool = False
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> CNNSegSpec:
+        """Raise ``ValueError`` naming the first bad value; return ``self``."""
+        check_family(self, "cnn_seg")
+        _check_cnn_geometry(self)
+        return self
+
+    def sizes(self) -> list[tuple[int, int]]:
+        """``(height, width)`` entering layer 0, then after each down layer."""
+        return cnn_sizes(self.bandwidth, self.kernel_sizes, self.strides, self.circular_padding)
+
+    def n_params(self) -> int:
+        """Number of trainable parameters (down path, mirrored up path, output layer)."""
+        chans = [self.in_channels, *self.features]
+        down = _cnn_down_params(self, self.skips)
+        up = 0
+        for i in range(len(self.features) - 1, 0, -1):
+            c_in, c_out, k = chans[i + 1], chans[i], self.kernel_sizes[i]
+            up += c_in * c_out * k * k + c_out
+            if self.skips:
+                up += c_in * c_out + c_out
+        out = self.features[0] * self.n_classes * self.kernel_sizes[0] ** 2 + self.n_classes
+        return down + up + out
+
+
+@dataclass
+class CNNClsSpec:
+    """Planar CNN classifier: down layers, global average pooling, fully connected head.
+
+    Attributes
+    ----------
+    family : ``"cnn_cls"``.
+    name, bandwidth, in_channels, features, kernel_sizes, strides, circular_padding : as in
+        :class:`CNNSegSpec` (down path only).
+    n_classes : number of classes (10 for MNIST).
+    skips : skip connections over the down layers ``i ≥ 1`` (off in the paper's classifiers).
+    fc_features : widths of the hidden fully connected layers; the head is
+        ``[Linear → BatchNorm1d → ReLU] × len(fc_features) → Linear(n_classes)``
+        (two hidden widths = the paper's three fully connected layers).
+    """
+
+    family: str = "cnn_cls"
+    name: str = "cnn_cls"
+    bandwidth: int = 50
+    in_channels: int = 1
+    n_classes: int = 10
+    features: list[int] = field(default_factory=list)
+    kernel_sizes: list[int] = field(default_factory=list)
+    strides: list[int] = field(default_factory=list)
+    skips: bool = False
+    circular_padding: bool = False
+    fc_features: list[int] = field(default_factory=lambda: [64, 32])
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> CNNClsSpec:
+        """Raise ``ValueError`` naming the first bad value; return ``self``."""
+        check_family(self, "cnn_cls")
+        _check_cnn_geometry(self)
+        V.int_list("fc_features", self.fc_features, 1, min_len=0)
+        return self
+
+    def sizes(self) -> list[tuple[int, int]]:
+        """``(height, width)`` entering layer 0, then after each down layer."""
+        return cnn_sizes(self.bandwidth, self.kernel_sizes, self.strides, self.circular_padding)
+
+    def n_params(self) -> int:
+        """Number of trainable parameters (conv layers + fully connected head with batch norm)."""
+        return _cnn_down_params(self, self.skips) + fc_params(self.features[-1], list(self.fc_features), self.n_classes)
