@@ -75,9 +75,9 @@ figures: install ## Regenerate results/summary.csv, figures, predictions and tab
 	$(PY) -m eqaug.analysis --results-dir results --out-dir results $(FIGURE_OPTS)
 
 bench: install ## Benchmarks: data, s2cnn layers, model latency/profiles (JSON/CSV in results/bench, tables in results/tables)
-	$(PY) scripts/bench_data.py
-	$(PY) scripts/bench_s2cnn.py
-	$(PY) scripts/bench_models.py
+	$(PY) -m eqaug.bench data
+	$(PY) -m eqaug.bench s2cnn
+	$(PY) -m eqaug.bench models
 	$(PY) -m eqaug.analysis latency --threads 1
 	$(PY) -m eqaug.analysis profile --threads 1
 	$(PY) scripts/equivariance_table.py

@@ -22,6 +22,7 @@ LAYERS = {
     "config": 5,
     "train": 6,
     "analysis": 7,
+    "bench": 8,
     "study": 8,
 }
 

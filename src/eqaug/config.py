@@ -19,6 +19,7 @@ models of both tasks keeps ``data.task`` consistent with the model.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
@@ -39,7 +40,7 @@ def is_equivariant_family(family: str) -> bool:
     return str(family).startswith(EQUIVARIANT_FAMILY_PREFIXES)
 
 
-def _if_equivariant(family: str, if_true, if_false):
+def _if_equivariant(family: str, if_true: Any, if_false: Any) -> Any:
     return if_true if is_equivariant_family(family) else if_false
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -218,7 +219,10 @@ def _family(curves: list[Curve], model: str) -> str:
 
 
 def write_compute(
-    records: list[dict[str, Any]], figures_dir: str | os.PathLike, tables_dir: str | os.PathLike, log=print
+    records: list[dict[str, Any]],
+    figures_dir: str | os.PathLike,
+    tables_dir: str | os.PathLike,
+    log: Callable[[str], None] = print,
 ) -> list[Path]:
     """Figures and tables of every compute study that has finished runs."""
     from eqaug.analysis.flops import training_flops

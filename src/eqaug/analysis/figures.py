@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -176,7 +177,9 @@ def _keep_cell(cell: dict[str, Any], spec: FigureSpec) -> bool:
     return True
 
 
-def study_coverage(study: str, records: list[dict[str, Any]], spec: FigureSpec, conf_dir=None) -> expected.Coverage:
+def study_coverage(
+    study: str, records: list[dict[str, Any]], spec: FigureSpec, conf_dir: str | os.PathLike | None = None
+) -> expected.Coverage:
     """Expected-versus-recorded runs of one study, restricted to the figure's filters."""
     experiment = expected.experiment_for_study(study, conf_dir)
     if experiment is None:
@@ -352,7 +355,7 @@ def make_all_figures(
     out_dir: str | os.PathLike,
     conf_dir: str | os.PathLike | None = None,
     only: list[str] | None = None,
-    log=print,
+    log: Callable[[str], None] = print,
 ) -> list[FigureResult]:
     """Draw every figure whose studies have records; print a note for each skipped one (one line for all
     those skipped for want of records: most studies have none after ``make sweep``)."""

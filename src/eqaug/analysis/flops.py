@@ -15,6 +15,7 @@ reductions) are not counted for any family.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -23,27 +24,31 @@ from torch.utils.flop_counter import FlopCounterMode
 __all__ = ["FFT_OPS", "ELEMENTWISE_OPS", "training_flops", "flops_table"]
 
 
-def _points(shape: tuple[int, ...], dims: list[int]) -> int:
+#: a tensor shape as FlopCounterMode passes it
+Shape = tuple[int, ...]
+
+
+def _points(shape: Shape, dims: list[int]) -> int:
     return math.prod(int(shape[d]) for d in dims)
 
 
-def _fft_r2c(x_shape, dim, normalization, onesided, out_shape=None) -> int:
+def _fft_r2c(x_shape: Shape, dim: list[int], normalization: int, onesided: bool, out_shape: Shape | None = None) -> int:
     n = _points(x_shape, dim)
     return int(2.5 * math.prod(x_shape) * math.log2(n)) if n > 1 else 0
 
 
-def _fft_c2r(x_shape, dim, normalization, last_dim_size, out_shape=None) -> int:
+def _fft_c2r(x_shape: Shape, dim: list[int], normalization: int, last_dim_size: int, out_shape: Shape = ()) -> int:
     n = _points(out_shape, dim)
     return int(2.5 * math.prod(out_shape) * math.log2(n)) if n > 1 else 0
 
 
-def _fft_c2c(x_shape, dim, normalization, forward, out_shape=None) -> int:
+def _fft_c2c(x_shape: Shape, dim: list[int], normalization: int, forward: bool, out_shape: Shape | None = None) -> int:
     n = _points(x_shape, dim)
     return int(5 * math.prod(x_shape) * math.log2(n)) if n > 1 else 0
 
 
-def _elementwise(multiplier_real: int, multiplier_complex: int):
-    def count(*args, out_val=None, **kwargs) -> int:
+def _elementwise(multiplier_real: int, multiplier_complex: int) -> Callable[..., int]:
+    def count(*args: Any, out_val: Any = None, **kwargs: Any) -> int:
         if not isinstance(out_val, torch.Tensor):
             return 0
         return out_val.numel() * (multiplier_complex if out_val.is_complex() else multiplier_real)

@@ -16,8 +16,9 @@ from __future__ import annotations
 import json
 import os
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -32,6 +33,9 @@ from matplotlib.patches import Patch  # noqa: E402
 from eqaug.analysis.figures import FigureResult, save_figure  # noqa: E402
 from eqaug.analysis.style import series_label  # noqa: E402
 from eqaug.training.records import checkpoint_dir  # noqa: E402
+
+if TYPE_CHECKING:
+    from torch import nn
 
 __all__ = [
     "best_runs_per_family",
@@ -91,7 +95,7 @@ def find_checkpoint(record: dict[str, Any], results_dir: str | os.PathLike) -> P
     return None
 
 
-def _model_from_checkpoint(path: Path, record: dict[str, Any]):
+def _model_from_checkpoint(path: Path, record: dict[str, Any]) -> nn.Module:
     import torch
 
     from eqaug.models import build_model
@@ -276,7 +280,7 @@ def make_prediction_figure(
     n_samples: int = 8,
     refresh: bool = False,
     data_root: str | None = None,
-    log=print,
+    log: Callable[[str], None] = print,
 ) -> FigureResult:
     """Export (when the checkpoint exists) and draw the predictions of each family's best run of a study.
 

@@ -130,12 +130,12 @@ def model_color(model: str, family: str, known_models: list[str] | None = None) 
     family : its family (``"cnn_seg"``); the colour map depends on its base.
     known_models : the models of the same family to shade against (names without a parameter
         budget are left out of it; default: only ``model``, which gives the middle shade).
-        A model's ``_small`` twin shades as the model.
+        A model's ``_small`` twin and the CNN drawn at b = 16 for its budget (``_b16``) shade as the model.
     """
     cmap = colormaps[_cmap_name(family_base(family))]
 
     def key(name: str) -> tuple[float, str]:
-        stem = name[: -len("_small")] if name.endswith("_small") else name
+        stem = re.sub(r"_(small|b\d+)$", "", name)  # a twin or a drawn model shades as its budget's model
         budget = model_budget(stem)
         return (budget if budget is not None else float("inf"), stem)
 

@@ -368,7 +368,9 @@ def _median(values: pd.Series) -> float | None:
     return float(v.median()) if len(v) else None
 
 
-def write_threshold_tables(records: list[dict[str, Any]], out_dir: str | os.PathLike, targets=None) -> list[Path]:
+def write_threshold_tables(
+    records: list[dict[str, Any]], out_dir: str | os.PathLike, targets: dict[str, list[float]] | None = None
+) -> list[Path]:
     """``time_to_threshold.{md,csv}`` (per run in the CSV; per configuration and fastest per model in the Markdown)."""
     frame = threshold_frame(records, targets)
     summary = threshold_summary(frame)

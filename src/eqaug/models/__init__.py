@@ -7,6 +7,8 @@ the ``s2cnn`` core).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from eqaug.models.registry import as_spec, build_model, count_params, load_spec, model_names, spec_from_config
 from eqaug.models.specs import (
     FAMILIES,
@@ -18,6 +20,9 @@ from eqaug.models.specs import (
     S2CNNClsSpec,
     S2CNNSegSpec,
 )
+
+if TYPE_CHECKING:
+    from torch import nn
 
 __all__ = [
     "build_model",
@@ -52,7 +57,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> type[nn.Module]:
     if name in _LAZY:
         import importlib
 

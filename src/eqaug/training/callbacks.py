@@ -39,16 +39,16 @@ class EpochHistory(L.Callback):
     def _now() -> tuple[float, float]:
         return time.perf_counter(), time.process_time()
 
-    def on_train_start(self, trainer, pl_module) -> None:
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # also on a resume in the middle of an epoch, where no epoch starts before the next check
         self._mark = self._now()
 
-    def on_validation_epoch_start(self, trainer, pl_module) -> None:
+    def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._val_start = self._now()
         if self._mark is not None:
             self._train_time = (self._val_start[0] - self._mark[0], self._val_start[1] - self._mark[1])
 
-    def on_validation_end(self, trainer, pl_module) -> None:
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # after the module's on_validation_epoch_end (metrics computed) and before ModelCheckpoint saves
         # (Lightning runs checkpoint callbacks last), so checkpoints hold this check's row
         if trainer.sanity_checking or self._mark is None:
@@ -124,7 +124,7 @@ class PatienceEarlyStopping(EarlyStopping):
         super().__init__(*args, **kwargs)
         self._signalled = False  # trainer.should_stop was raised by this callback and is still pending
 
-    def _run_early_stopping_check(self, trainer) -> None:
+    def _run_early_stopping_check(self, trainer: L.Trainer) -> None:
         raised_elsewhere = bool(trainer.should_stop) and not self._signalled
         super()._run_early_stopping_check(trainer)
         if raised_elsewhere:
@@ -170,7 +170,7 @@ class KillAfterEpoch(L.Callback):
     def __init__(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def on_train_epoch_start(self, trainer, pl_module) -> None:
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.current_epoch == self.epoch + 1:
             os.kill(os.getpid(), signal.SIGKILL)
 
@@ -186,6 +186,8 @@ class KillAfterStep(L.Callback):
     def __init__(self, step: int) -> None:
         self.step = step
 
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         if trainer.global_step == self.step:
             os.kill(os.getpid(), signal.SIGKILL)

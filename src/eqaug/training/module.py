@@ -103,7 +103,7 @@ class SphericalTaskModule(L.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
 
-    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
         loss = F.cross_entropy(self(x), y)
         if self.nan_loss_at_step is not None and self.global_step >= self.nan_loss_at_step:
@@ -122,7 +122,7 @@ class SphericalTaskModule(L.LightningModule):
         """Mean training loss over the batches since the last validation check."""
         return float(self._loss_sum) / self._loss_batches if self._loss_batches else None
 
-    def _eval_step(self, split: str, batch) -> None:
+    def _eval_step(self, split: str, batch: tuple[torch.Tensor, torch.Tensor]) -> None:
         x, y = batch
         logits = self(x)
         self.log(f"{split}/loss", F.cross_entropy(logits, y), on_step=False, on_epoch=True, batch_size=x.shape[0])
@@ -136,13 +136,13 @@ class SphericalTaskModule(L.LightningModule):
             if isinstance(value, float):
                 self.log(f"{split}/{name}", value, prog_bar=(split == "val" and name == self.monitor), sync_dist=False)
 
-    def validation_step(self, batch, batch_idx: int) -> None:
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         self._eval_step("val", batch)
 
     def on_validation_epoch_end(self) -> None:
         self._eval_epoch_end("val")
 
-    def test_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
         self._eval_step(TEST_SPLITS[dataloader_idx], batch)
 
     def on_test_epoch_end(self) -> None:
@@ -155,5 +155,5 @@ class SphericalTaskModule(L.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.samples_seen = int(checkpoint.get("eqaug", {}).get("samples_seen", 0))
 
-    def configure_optimizers(self):
+    def configure_optimizers(self) -> torch.optim.Adam:
         return torch.optim.Adam(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)

@@ -24,6 +24,7 @@ import os
 import platform
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -196,7 +197,7 @@ def relative_to_results(path: str | os.PathLike | None, results_dir: str | os.Pa
         return str(path)
 
 
-def iter_records(results_dir: str | os.PathLike, study: str | None = None):
+def iter_records(results_dir: str | os.PathLike, study: str | None = None) -> Iterator[tuple[Path, dict[str, Any]]]:
     """Yield ``(path, record)`` for every record under ``results_dir/runs`` (one study or all)."""
     root = Path(results_dir) / "runs"
     pattern = f"{study}/*.json" if study else "*/*.json"

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from omegaconf import MISSING
 
 from eqaug.data.spec import DataSpec
 from eqaug.validate import not_allowed
+
+if TYPE_CHECKING:
+    from hydra.core.config_store import ConfigStore
 
 ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "auto")
 PRECISIONS = ("32-true", "32", "16-mixed", "bf16-mixed", "64-true", "64")
@@ -192,7 +195,7 @@ class TrainConfig:
             )
 
 
-def register_training_schemas(cs) -> None:
+def register_training_schemas(cs: ConfigStore) -> None:
     """Register the training schemas in Hydra's ConfigStore ``cs``."""
     cs.store(name="train_schema", node=TrainConfig)
     cs.store(group="trainer", name="schema", node=TrainerConfig)

@@ -36,7 +36,7 @@ def cnn_sizes(
     return sizes
 
 
-def _check_cnn_geometry(spec) -> None:
+def _check_cnn_geometry(spec: CNNSegSpec | CNNClsSpec) -> None:
     V.int_at_least("bandwidth", spec.bandwidth, 1)
     V.int_at_least("in_channels", spec.in_channels, 1)
     V.int_at_least("n_classes", spec.n_classes, 1)
@@ -63,7 +63,7 @@ def _check_cnn_geometry(spec) -> None:
             )
 
 
-def _cnn_down_params(spec, skips: bool) -> int:
+def _cnn_down_params(spec: CNNSegSpec | CNNClsSpec, skips: bool) -> int:
     chans = [spec.in_channels, *spec.features]
     total = 0
     for i, k in enumerate(spec.kernel_sizes):

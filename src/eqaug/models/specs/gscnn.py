@@ -16,7 +16,7 @@ GSCNN_MIXING = ("full", "mst", "rmst")
 GSCNN_NORMS = ("batch", "layer", "none")
 
 
-def _check_gscnn_common(spec, min_layers: int) -> None:
+def _check_gscnn_common(spec: _GSCNNFields, min_layers: int) -> None:
     V.int_at_least("bandwidth", spec.bandwidth, 1)
     V.int_at_least("in_channels", spec.in_channels, 1)
     V.int_at_least("n_classes", spec.n_classes, 1)
@@ -65,7 +65,7 @@ def _check_gscnn_common(spec, min_layers: int) -> None:
         prev = L
 
 
-def _gscnn_body_params(spec, c_last: int | None, tau_last: int | None, L_last: int | None) -> int:
+def _gscnn_body_params(spec: _GSCNNFields, c_last: int | None, tau_last: int | None, L_last: int | None) -> int:
     """Hybrid block, input projection and the generalized layers (plus an optional final layer)."""
     from eqaug.models.gscnn.counting import constrained_conv_params, generalized_layer_params
 

@@ -22,7 +22,7 @@ def so3_grid_size(n_alpha: int, n_beta: int) -> int:
     return n_alpha * n_beta * n_alpha
 
 
-def _check_s2cnn_common(spec) -> None:
+def _check_s2cnn_common(spec: S2CNNSegSpec | S2CNNClsSpec) -> None:
     V.int_at_least("bandwidth", spec.bandwidth, 1)
     V.int_at_least("in_channels", spec.in_channels, 1)
     V.int_at_least("n_classes", spec.n_classes, 1)
@@ -60,13 +60,15 @@ def _check_s2cnn_common(spec) -> None:
                 )
 
 
-def _s2cnn_max_betas(spec) -> list[float]:
+def _s2cnn_max_betas(spec: S2CNNSegSpec | S2CNNClsSpec) -> list[float]:
     if spec.max_betas is not None:
         return [float(mb) * math.pi for mb in spec.max_betas]
     return [spec.beta_ref * math.pi * spec.bandwidth / b_in for b_in, _ in spec.layer_bandwidths()]
 
 
-def _s2cnn_conv_params(spec, channels: list[int], bws: list[tuple[int, int]], n_so3_shortcut_layers: int) -> int:
+def _s2cnn_conv_params(
+    spec: _S2CNNFields, channels: list[int], bws: list[tuple[int, int]], n_so3_shortcut_layers: int
+) -> int:
     n_s2 = s2_grid_size(spec.kernel_n_alpha, spec.kernel_n_beta)
     n_so3 = so3_grid_size(spec.kernel_n_alpha, spec.kernel_n_beta)
     total = 0

@@ -1,14 +1,17 @@
-"""Latency and profile tables on the two tiny models (seconds, one thread)."""
+"""Latency and profile benchmarks and their tables on the two tiny models (seconds, one thread)."""
 
 from __future__ import annotations
+
+import json
 
 import pandas as pd
 import pytest
 
 import s2cnn.layers
-from eqaug.analysis.latency import run_latency
-from eqaug.analysis.profiling import profile_model, top_level_layers
+from eqaug.analysis.__main__ import main as analysis_main
 from eqaug.analysis.tables import profile_frames, write_latency_tables, write_profile_tables
+from eqaug.bench.latency import run_latency
+from eqaug.bench.profiling import profile_model, top_level_layers
 from eqaug.models import build_model
 
 TINY = ["cnn_seg_tiny", "s2cnn_seg_tiny"]
@@ -58,3 +61,26 @@ def test_profile_shares_sum_to_100(tmp_path):
     for frame in (layers, ops):
         sums = frame.groupby("model")["share_pct"].sum()
         assert sums.to_numpy() == pytest.approx([100, 100], abs=0.5)
+
+
+def test_analysis_latency_and_profile_run_the_benchmarks(tmp_path, capsys):
+    """``python -m eqaug.analysis latency|profile`` still measure (eqaug.bench) and render their tables."""
+    out, tables = tmp_path / "latency.json", tmp_path / "tables"
+    argv = ["latency", "--models", "cnn_seg_tiny", "--batch-sizes", "1", "--devices", "cpu", "--min-run-time"]
+    argv += ["0.01", "--warmup", "1", "--min-repeats", "2", "--out", str(out), "--tables-dir", str(tables)]
+    assert analysis_main(argv) == 0
+    payload = json.loads(out.read_text())
+    assert out.read_text().startswith('{\n "meta"') and out.read_text().endswith("}\n")  # indent=1
+    assert payload["meta"]["command"] == "python -m eqaug.analysis " + " ".join(argv)
+    assert [r["model"] for r in payload["results"]] == ["cnn_seg_tiny"] and payload["results"][0]["n_times"] >= 2
+    assert {p.name for p in tables.iterdir()} == {"latency.csv", "latency.md"}
+
+    out = tmp_path / "profile.json"
+    argv = ["profile", "--models", "cnn_seg_tiny", "--steps", "1", "--warmup", "0", "--top-ops", "3"]
+    assert analysis_main([*argv, "--out", str(out), "--tables-dir", str(tables)]) == 0
+    assert [p["model"] for p in json.loads(out.read_text())["profiles"]] == ["cnn_seg_tiny"]
+    assert (tables / "profile_ops.md").exists()
+
+    with pytest.raises(SystemExit):
+        analysis_main(["latency", "--help"])
+    assert "python -m eqaug.analysis latency" in capsys.readouterr().out

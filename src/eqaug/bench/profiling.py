@@ -16,12 +16,22 @@ under :class:`torch.profiler.profile`, one thread by default.
   ``s2_synthesis``) are wrapped in ``stage::`` ranges for the profiled steps (the names in
   :mod:`s2cnn.layers` are swapped for wrappers and restored afterwards); the rest of each step
   (per-degree products (real GEMMs), kernel spectra, bias, ReLUs) is ``(rest)``.
+
+Usage::
+
+    python -m eqaug.bench profile [--models ...] [--steps 3] ...
+    python -m eqaug.analysis profile ...   # the same (make bench)
+
+writes ``results/bench/profile.json`` and renders ``results/tables/profile_{layers,ops,stages}.{md,csv}`` from it.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import sys
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -29,10 +39,20 @@ from torch import nn
 from torch.autograd.profiler import record_function
 from torch.profiler import ProfilerActivity, profile
 
-from eqaug.analysis.latency import environment
+from eqaug.bench.io import command_line, write_bench
+from eqaug.bench.latency import environment
 from eqaug.models import as_spec, build_model, count_params
 
-__all__ = ["top_level_layers", "layer_label", "LayerRanges", "stage_ranges", "profile_model", "run_profiles"]
+__all__ = [
+    "top_level_layers",
+    "layer_label",
+    "LayerRanges",
+    "stage_ranges",
+    "profile_model",
+    "run_profiles",
+    "build_parser",
+    "main",
+]
 
 LAYER_PREFIX = "layer::"
 STAGE_PREFIX = "stage::"
@@ -93,15 +113,15 @@ class LayerRanges:
             self._handles.append(module.register_forward_hook(self._post))
         return self
 
-    def _pre(self, name: str):
-        def hook(module, args):
+    def _pre(self, name: str) -> Callable[[nn.Module, tuple[Any, ...]], None]:
+        def hook(module: nn.Module, args: tuple[Any, ...]) -> None:
             rf = record_function(LAYER_PREFIX + name)
             rf.__enter__()
             self._open.append(rf)
 
         return hook
 
-    def _post(self, module, args, output):
+    def _post(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
         self._open.pop().__exit__(None, None, None)
 
     def __exit__(self, *exc) -> None:
@@ -113,7 +133,7 @@ class LayerRanges:
 
 
 @contextlib.contextmanager
-def stage_ranges():
+def stage_ranges() -> Iterator[None]:
     """Wrap the transforms named in :data:`STAGES` (as :mod:`s2cnn.layers` calls them) in ``stage::`` ranges."""
     try:
         import s2cnn.layers as layers
@@ -122,8 +142,8 @@ def stage_ranges():
         return
     originals = {name: getattr(layers, name) for name in STAGES if hasattr(layers, name)}
 
-    def wrap(name, fn):
-        def wrapped(*args, **kwargs):
+    def wrap(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
             with record_function(STAGE_PREFIX + name):
                 return fn(*args, **kwargs)
 
@@ -276,7 +296,7 @@ def run_profiles(
     device: str = "cpu",
     top_ops: int = 10,
     command: str | None = None,
-    log=print,
+    log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Profile several models (default: the S2CNN 204k and its reduced twin); ``{"meta", "profiles"}``."""
     t0 = time.perf_counter()
@@ -300,3 +320,42 @@ def run_profiles(
         "total_seconds": time.perf_counter() - t0,
     }
     return {"meta": meta, "profiles": profiles}
+
+
+def build_parser(prog: str = "python -m eqaug.bench profile") -> argparse.ArgumentParser:
+    """Options of ``python -m eqaug.bench profile`` (= ``python -m eqaug.analysis profile``)."""
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    p.add_argument("--models", nargs="+", default=None, help="default: s2cnn_seg_204k s2cnn_seg_204k_small")
+    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--steps", type=int, default=3, help="profiled forwards (default 3)")
+    p.add_argument("--warmup", type=int, default=2, help="unprofiled forwards first (default 2)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--top-ops", type=int, default=12, help="operators listed before (other) (default 12)")
+    p.add_argument("--out", default="results/bench/profile.json")
+    p.add_argument("--tables-dir", default="results/tables")
+    return p
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m eqaug.bench profile") -> int:
+    """Profile, write ``--out`` and the profile tables in ``--tables-dir``; returns the exit code."""
+    from eqaug.analysis.tables import write_profile_tables
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(prog).parse_args(argv)
+    payload = run_profiles(
+        args.models,
+        args.batch_size,
+        args.steps,
+        args.warmup,
+        args.threads,
+        args.device,
+        args.top_ops,
+        command=command_line(prog, argv),
+    )
+    write_bench(payload, args.out, args.tables_dir, write_profile_tables)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,24 +1,36 @@
 """Inference latency and throughput of the named models versus batch size (Tables 1–2).
 
 Every measurement is a forward pass in eval mode under ``torch.no_grad`` (S2CNN kernel spectra
-cached, as at inference) on a random input ``[batch, in_channels, 2b, 2b]``, timed with
-:class:`torch.utils.benchmark.Timer` at a fixed thread count: warm-up calls first, then
-``blocked_autorange(min_run_time)``, topped up with single calls until at least ``min_repeats``
-timings exist. Reported: median and interquartile range of the time per call, throughput
-(samples/s = batch / median). The device, threads, torch version and CPU go with the results.
+cached, as at inference) on a random input ``[batch, in_channels, 2b, 2b]``, timed by
+:func:`eqaug.bench.timing.time_calls` with :class:`torch.utils.benchmark.Timer` at a fixed thread
+count: warm-up calls first, then ``blocked_autorange(min_run_time)``, topped up with single calls
+until at least ``min_repeats`` timings exist. Reported: median and interquartile range of the time
+per call (:func:`~eqaug.bench.timing.quartiles`), throughput (samples/s = batch / median). The
+device, threads, torch version and CPU go with the results.
 
 The default batch sizes are 1, 8 and 32 for every model (the full-size S2CNN and GSCNN take about
 12 s per call at batch 32 on one CPU thread, so ``make bench`` takes several minutes).
+
+Usage::
+
+    python -m eqaug.bench latency [--models ...] [--batch-sizes 1 8] [--min-run-time 1] ...
+    python -m eqaug.analysis latency ...   # the same (make bench)
+
+writes ``results/bench/latency.json`` and renders ``results/tables/latency.{md,csv}`` from it.
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import torch
-from torch.utils import benchmark
 
+from eqaug.bench.io import command_line, write_bench
+from eqaug.bench.timing import quartiles, time_calls
 from eqaug.environment import describe
 from eqaug.models import as_spec, build_model, count_params, model_names
 
@@ -31,6 +43,8 @@ __all__ = [
     "environment",
     "measure_latency",
     "run_latency",
+    "build_parser",
+    "main",
 ]
 
 SMALL_BATCH_SIZES = (1, 8, 32)
@@ -99,31 +113,19 @@ def measure_latency(
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        t0 = time.perf_counter()
-        calls = 0
-        while calls < max(warmup, 1):
-            forward()
-            calls += 1
-            if time.perf_counter() - t0 > max_warmup_seconds:
-                break
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        warmup_s = time.perf_counter() - t0
-        timer = benchmark.Timer(
-            stmt="forward()",
-            globals={"forward": forward},
-            num_threads=threads,
-            label="forward latency",
-            sub_label=name,
-            description=f"batch {batch_size}",
+        timings = time_calls(
+            forward,
+            min_repeats,
+            max(warmup, 1),
+            max_warmup_s=max_warmup_seconds,
+            sync=torch.cuda.synchronize if device.startswith("cuda") else None,
+            min_run_time=min_run_time,
+            threads=threads,
         )
-        measurement = timer.blocked_autorange(min_run_time=min_run_time)
-        while len(measurement.times) < min_repeats:
-            measurement = benchmark.Measurement.merge([measurement, timer.timeit(1)])[0]
     finally:
         torch.set_num_threads(previous)
-    times = sorted(measurement.times)
-    q1, median, q3 = (float(torch.tensor(times, dtype=torch.float64).quantile(q)) for q in (0.25, 0.5, 0.75))
+    times = sorted(timings.wall_s)
+    q1, median, q3 = quartiles(times)
     return {
         "model": name,
         "family": spec.family,
@@ -142,8 +144,8 @@ def measure_latency(
         "latency_ms": median * 1e3,
         "latency_ms_per_sample": median * 1e3 / batch_size,
         "throughput_per_s": batch_size / median,
-        "warmup_calls": calls,
-        "warmup_s": warmup_s,
+        "warmup_calls": timings.warmup_calls,
+        "warmup_s": timings.warmup_s,
     }
 
 
@@ -156,7 +158,7 @@ def run_latency(
     warmup: int = 2,
     min_repeats: int = 3,
     command: str | None = None,
-    log=print,
+    log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Measure every (model, device, batch size); returns ``{"meta": ..., "results": [...]}``.
 
@@ -194,3 +196,42 @@ def run_latency(
         "total_seconds": time.perf_counter() - t0,
     }
     return {"meta": meta, "results": results}
+
+
+def build_parser(prog: str = "python -m eqaug.bench latency") -> argparse.ArgumentParser:
+    """Options of ``python -m eqaug.bench latency`` (= ``python -m eqaug.analysis latency``)."""
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    p.add_argument("--models", nargs="+", default=None, help="model names (default: every named model but *_tiny)")
+    p.add_argument("--batch-sizes", type=int, nargs="+", default=None, help="batch sizes (default: 1 8 32)")
+    p.add_argument("--devices", nargs="+", default=None, help="cpu and/or cuda (default: cpu, plus cuda if present)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--min-run-time", type=float, default=1.0, help="seconds per blocked_autorange (default 1)")
+    p.add_argument("--warmup", type=int, default=2, help="warm-up calls (default 2; fewer for calls over 5 s)")
+    p.add_argument("--min-repeats", type=int, default=3, help="at least this many timings (default 3)")
+    p.add_argument("--out", default="results/bench/latency.json")
+    p.add_argument("--tables-dir", default="results/tables")
+    return p
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m eqaug.bench latency") -> int:
+    """Measure, write ``--out`` and the latency tables in ``--tables-dir``; returns the exit code."""
+    from eqaug.analysis.tables import write_latency_tables
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(prog).parse_args(argv)
+    payload = run_latency(
+        args.models,
+        args.batch_sizes,
+        args.devices,
+        args.threads,
+        args.min_run_time,
+        args.warmup,
+        args.min_repeats,
+        command=command_line(prog, argv),
+    )
+    write_bench(payload, args.out, args.tables_dir, write_latency_tables)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""The benchmarks of eqaug.bench on tiny inputs (never a full run): their measuring functions and command lines."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+
+import pytest
+import torch
+
+from eqaug.bench import __main__ as bench_cli
+from eqaug.bench import data, equivariance, models, s2cnn_layers
+from eqaug.bench.timing import Timings
+from eqaug.data import DataSpec
+from eqaug.paths import REPO_ROOT
+from s2cnn import S2Convolution, s2_near_identity_grid
+
+
+def test_every_benchmark_has_a_main_and_a_parser(capsys):
+    assert bench_cli.main(["--help"]) == 0
+    listed = capsys.readouterr().out
+    for name, (module, _) in bench_cli.BENCHMARKS.items():
+        assert name in listed
+        mod = importlib.import_module(module)
+        assert callable(mod.main)
+        assert mod.build_parser().prog == f"python -m eqaug.bench {name}"
+        with pytest.raises(SystemExit) as exc:
+            bench_cli.main([name, "--help"])
+        assert exc.value.code == 0
+        assert f"usage: python -m eqaug.bench {name}" in capsys.readouterr().out
+    assert bench_cli.main(["nope"]) == 2
+
+
+def test_models_measure_and_ratios_on_tiny_models():
+    args = argparse.Namespace(warmup=1, repeats=2, slow_repeats=1, slow_seconds=60.0)
+    entries = [
+        models.measure("cnn_seg_tiny", 1, "forward", args),
+        models.measure("s2cnn_seg_tiny", 1, "forward", args),
+        models.measure("cnn_seg_tiny", 2, "forward+backward", args),
+    ]
+    e = entries[0]
+    assert e["repeats"] == len(e["times_s"]) == len(e["cpu_times_s"]) == 2
+    assert e["median_s"] > 0 and e["iqr_s"] >= 0 and e["samples_per_s"] == pytest.approx(1 / e["median_s"])
+    assert entries[2]["median_s_per_sample"] == pytest.approx(entries[2]["median_s"] / 2)
+    pairs = (("s2cnn_seg_tiny", "cnn_seg_tiny"),)
+    r = models.ratios(entries, "forward", 1, pairs=pairs)
+    assert r == {"s2cnn_seg_tiny/cnn_seg_tiny": pytest.approx(entries[1]["median_s"] / entries[0]["median_s"])}
+
+
+def test_models_repeats_at_least_5():
+    with pytest.raises(SystemExit):
+        models.main(["--repeats", "2", "--only", "targets"])
+
+
+def test_s2cnn_time_mode_on_a_small_layer():
+    torch.manual_seed(0)
+    layer = S2Convolution(1, 2, 4, 3, s2_near_identity_grid())
+    x = torch.randn(1, 1, 8, 8)
+    for mode in s2cnn_layers.MODES:
+        t = s2cnn_layers.time_mode(layer, x, mode, 2, 1, torch.device("cpu"))
+        q1, q3 = t["iqr_ms"]
+        assert t["repeats"] == 2 and t["warmup"] == 1
+        assert 0 < t["min_ms"] <= q1 <= t["median_ms"] <= q3
+
+
+def test_data_summary_by_hand():
+    timings = Timings(wall_s=[0.1, 0.2, 0.4], cpu_s=[0.1, 0.1, 0.2], warmup_calls=1, warmup_s=0.1)
+    s = data._summary(timings, 10)
+    # rates 100, 50, 25 samples/s: quartiles (37.5, 50, 75)
+    assert s == {
+        "samples_per_s_median": 50.0,
+        "samples_per_s_iqr": [37.5, 75.0],
+        "ms_per_batch_median": 200.0,
+        "cpu_samples_per_s_median": 100.0,
+        "repeats": 3,
+    }
+
+
+def test_equivariance_measure_of_exact_maps():
+    x = torch.randn(3, 2, 4)
+    shift = lambda t, a, b, c: torch.roll(t, 1, -1)  # noqa: E731 - commutes with the map below
+    mean, mx, seconds = equivariance.measure(lambda t: 2 * t, x, shift, shift, 2, 0)
+    assert mean == mx == 0.0 and seconds >= 0
+    assert equivariance.per_sample_errors(torch.ones(2, 3), torch.full((2, 3), 2.0)) == pytest.approx([0.5, 0.5])
+    row = equivariance.row("c", "s", "g", "—", torch.float64, 1e-7, 2e-7, 0.123)
+    assert row["dtype"] == "float64" and row["seconds"] == 0.12
+
+
+def test_data_benchmarks_on_a_tiny_spec():
+    spec = DataSpec(bandwidth=8, n_train=4)
+    for bench in (data.bench_get_batch, data.bench_loader):
+        s = bench(spec, 2, 1, 1)
+        assert s["repeats"] == 1 and s["samples_per_s_median"] > 0
+        assert s["samples_per_s_iqr"] == [s["samples_per_s_median"]] * 2
+
+
+def test_models_entry_keys_match_the_committed_json():
+    committed = REPO_ROOT / "results" / "bench" / "models.json"
+    if not committed.exists():
+        pytest.skip("no committed results/bench/models.json")
+    forward = json.loads(committed.read_text())["forward"][0]
+    args = argparse.Namespace(warmup=0, repeats=1, slow_repeats=1, slow_seconds=60.0)
+    assert set(models.measure("cnn_seg_tiny", 1, "forward", args)) == set(forward)
