@@ -35,8 +35,9 @@ def test_highest_validation_score_picks_the_rate_and_ties_go_to_1e3():
         _grid_record("cnn_cls_114k_b16", 3e-4, 0.0, status="failed", study="cls_lr_small"),
         _grid_record("cnn_seg_218k_b16", 1e-2, 0.9, study="seg_mnist1_small"),  # not a grid study
     ]
-    chosen = choose_rates(grid_frame(records)).set_index("model")
+    chosen = choose_rates(grid_frame(records), grid=(3e-4, 1e-3, 3e-3)).set_index("model")
     assert chosen.loc["cnn_seg_218k_b16", "chosen_lr"] == 3e-3
+    assert chosen.loc["cnn_seg_218k_b16", "note"] == "at the grid's edge"
     assert chosen.loc["s2cnn_seg_204k_small", "chosen_lr"] == 1e-3
     assert chosen.loc["s2cnn_seg_204k_small", "note"].startswith("tie")
     assert chosen.loc["gscnn_seg_small", "chosen_lr"] == 3e-3
@@ -46,14 +47,14 @@ def test_highest_validation_score_picks_the_rate_and_ties_go_to_1e3():
 
 
 def test_written_choice_is_what_the_resolver_reads(tmp_path):
-    records = [_grid_record("cnn_seg_1m_b16", lr, s) for lr, s in ((3e-4, 0.3), (1e-3, 0.2), (3e-3, 0.1))]
+    records = [_grid_record("cnn_seg_1m_b16", lr, s) for lr, s in ((3e-4, 0.3), (1e-3, 0.2), (3e-3, 0.1), (1e-2, 0.0))]
     records += [_grid_record("gscnn_seg_small", 1e-3, 0.1)]  # incomplete: not in the conf file
     written = write_lr_grid(records, tmp_path / "tables", tmp_path)
     assert {p.name for p in written} == {"lr_grid.csv", "lr_grid.md", "tuned_lr.yaml"}
     assert tuned_lr("cnn_seg_1m_b16", conf_dir=tmp_path) == pytest.approx(3e-4)
     with pytest.raises(ValueError, match=r"model='gscnn_seg_small'.*models there: cnn_seg_1m_b16.*make baselines"):
         tuned_lr("gscnn_seg_small", conf_dir=tmp_path)
-    assert "waiting for lr 0.0003, 0.003" in (tmp_path / "tables" / "lr_grid.md").read_text()
+    assert "waiting for lr 0.0003, 0.003, 0.01" in (tmp_path / "tables" / "lr_grid.md").read_text()
 
 
 def test_no_grid_runs_write_nothing(tmp_path):

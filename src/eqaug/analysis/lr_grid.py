@@ -25,7 +25,7 @@ import pandas as pd
 #: The studies whose runs form the grid.
 LR_GRID_STUDIES = ("seg_lr_small", "cls_lr_small")
 #: The rates of the grid (``optim.lr``).
-LR_GRID = (3e-4, 1e-3, 3e-3)
+LR_GRID = (3e-4, 1e-3, 3e-3, 1e-2)
 #: Where the choice is written; the ``tuned_lr`` resolver reads it.
 TUNED_LR_FILE = "tuned_lr.yaml"
 
@@ -79,6 +79,8 @@ def choose_rates(frame: pd.DataFrame, grid: tuple[float, ...] = LR_GRID) -> pd.D
             tied = sorted((lr for lr in grid if scores[_lr_key(lr)] == best), key=_tie_order)
             row["chosen_lr"] = tied[0]
             row["note"] = "tie: " + ", ".join(f"{lr:g}" for lr in tied) if len(tied) > 1 else ""
+            if tied[0] in (min(grid), max(grid)):  # the optimum may lie beyond the grid
+                row["note"] = "; ".join(filter(None, [row["note"], "at the grid's edge"]))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -113,7 +115,9 @@ def write_lr_grid(
     notes = [
         "Best validation score (mIoU without background for segmentation, accuracy for classification) of "
         "each model after the grid's fixed budget (10,000 training samples, seed 0, 2,000 Adam steps of 32, "
-        "validation every 250 steps). The highest score picks the rate; ties go to the rate closest to 1e-3.",
+        "validation every 250 steps). The highest score picks the rate; ties go to the rate closest to 1e-3. "
+        "'at the grid's edge': the best rate is the grid's smallest or largest, so a wider grid might find a "
+        "better one.",
         "Regenerate with `python -m eqaug.analysis lr-grid`, which also writes `conf/tuned_lr.yaml`.",
     ]
     written = write_table(chosen, tables_dir, "lr_grid", "Learning rate per model (validation grid)", notes, digits={})

@@ -33,6 +33,10 @@ The 2-core benchmark VM is shared: ``meta.loadavg_*`` records the load around th
 measured in the same process.
 """
 
+# Layout (kept out of the docstring, which is the --help text): the timing of one model is in
+# eqaug.bench.model_timing, the memory probes in eqaug.bench.model_memory; this module runs the sections,
+# holds the CLI and re-exports their names.
+
 from __future__ import annotations
 
 import argparse
@@ -43,248 +47,23 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from eqaug.bench.io import command_line, write_json
-from eqaug.bench.timing import time_calls
+from eqaug.bench.model_memory import MEMORY_METHOD, SELF, memory_probe, run_memory
+from eqaug.bench.model_memory import MEMORY_RUNS as MEMORY_RUNS
+from eqaug.bench.model_timing import PAIRS as PAIRS
+from eqaug.bench.model_timing import TRAIN_MODELS, TWIN_MODELS, TWIN_PAIRS, measure, ratios
 from eqaug.environment import cpu_name
-from eqaug.models import as_spec, build_model, count_params, model_names
-from s2cnn.perf import peak_tensor_bytes, workspace_bytes
+from eqaug.models import model_names
 
 __all__ = ["measure", "ratios", "memory_probe", "build_parser", "main"]
 
-#: how a subprocess runs this benchmark
-SELF = [sys.executable, "-m", "eqaug.bench", "models"]
-#: models timed at batch 1 and 8, forward and forward+backward
-TRAIN_MODELS = ("s2cnn_seg_204k", "cnn_seg_218k", "s2cnn_seg_204k_small", "cnn_seg_218k_small")
-#: (equivariant, planar) pairs whose latency ratio is reported
-PAIRS = (
-    ("s2cnn_seg_204k", "cnn_seg_218k"),
-    ("s2cnn_seg_204k", "cnn_seg_1m"),
-    ("s2cnn_seg_204k", "cnn_seg_5m5"),
-    ("s2cnn_cls_150k", "cnn_cls_114k"),
-    ("s2cnn_cls_150k", "cnn_cls_500k"),
-    ("s2cnn_cls_150k", "cnn_cls_2m5"),
-)
-#: the CPU study's models: Adam-step throughput at batch 32
-TWIN_MODELS = ("cnn_seg_218k_small", "s2cnn_seg_204k_small", "cnn_cls_114k_small", "s2cnn_cls_150k_small")
-TWIN_PAIRS = (
-    ("s2cnn_seg_204k_small", "cnn_seg_218k_small"),
-    ("s2cnn_cls_150k_small", "cnn_seg_218k_small"),
-    ("s2cnn_cls_150k_small", "cnn_cls_114k_small"),
-)
-MEMORY_RUNS = (("s2cnn_seg_204k", 1), ("s2cnn_seg_204k", 8), ("s2cnn_seg_204k", 32), *((m, 32) for m in TWIN_MODELS))
 SECTIONS = ("forward", "train", "targets", "twins", "memory", "layers")
-MEMORY_METHOD = (
-    "fresh subprocess per row: build the model, one warm-up training step (forward, cross-entropy, "
-    "backward: builds plans, tables, workspace), reset the kernel's peak-RSS counter (/proc/self/"
-    "clear_refs = 5), one measured step. rss_peak_step_mb = VmHWM of the process during that step "
-    "(everything resident: Python, torch, model, plans, workspace, activations, allocator caching); "
-    "rss_step_increment_mb = that minus the RSS before the step; tensor_peak_mb = peak of live tensor "
-    "bytes allocated during a further profiled step (torch.profiler memory events); workspace_mb = "
-    "s2cnn transform workspace kept between steps."
-)
-
-
-def _inputs(spec: Any, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
-    b = spec.bandwidth
-    x = torch.randn(batch, spec.in_channels, 2 * b, 2 * b)
-    seg = spec.family.endswith("_seg")
-    target = torch.randint(0, spec.n_classes, (batch, 2 * b, 2 * b) if seg else (batch,))
-    return x, target
-
-
-def _step_fn(
-    model: torch.nn.Module,
-    x: torch.Tensor,
-    target: torch.Tensor,
-    mode: str,
-    opt: torch.optim.Optimizer | None = None,
-) -> Callable[[], None]:
-    if mode == "forward":
-        model.eval()
-
-        def fn() -> None:
-            with torch.no_grad():
-                model(x)
-
-    elif mode == "forward+backward":
-        model.train()
-
-        def fn() -> None:
-            model.zero_grad(set_to_none=True)
-            F.cross_entropy(model(x), target).backward()
-
-    else:  # adam
-        model.train()
-
-        def fn() -> None:
-            opt.zero_grad(set_to_none=True)
-            F.cross_entropy(model(x), target).backward()
-            opt.step()
-
-    return fn
-
-
-def measure(
-    name: str, batch: int, mode: str, args: argparse.Namespace, model: torch.nn.Module | None = None
-) -> dict[str, Any]:
-    """Time forward / forward+backward / an Adam step of a named model (``model`` reused if given).
-
-    ``args`` gives ``warmup`` (calls, the first one timed alone), ``repeats``, and ``slow_repeats``
-    (used instead when the first call took over ``slow_seconds``).
-    """
-    spec = as_spec(name)
-    torch.manual_seed(0)
-    t_build = time.perf_counter()
-    model = build_model(spec) if model is None else model
-    build_s = time.perf_counter() - t_build
-    x, target = _inputs(spec, batch)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3) if mode == "adam" else None
-    fn = _step_fn(model, x, target, mode, opt)
-    warm = time_calls(fn, 1).wall_s[0]  # the first call builds plans and tables
-    repeats = args.slow_repeats if warm > args.slow_seconds else args.repeats
-    timings = time_calls(fn, repeats, warmup=args.warmup - 1)
-    q1, med, q3 = timings.wall_quartiles()
-    entry = {
-        "model": name,
-        "family": spec.family,
-        "scale": "small" if name.endswith("_small") else "full",
-        "bandwidth": spec.bandwidth,
-        "params": count_params(model),
-        "batch_size": batch,
-        "mode": mode,
-        "threads": torch.get_num_threads(),
-        "repeats": repeats,
-        "build_s": build_s,
-        "warmup_s": warm,
-        "times_s": timings.wall_s,
-        "cpu_times_s": timings.cpu_s,
-        "median_s": med,
-        "iqr_s": q3 - q1,
-        "cpu_median_s": timings.cpu_median(),
-        "median_s_per_sample": med / batch,
-        "iqr_s_per_sample": (q3 - q1) / batch,
-        "samples_per_s": batch / med,
-    }
-    print(
-        f"{mode:17s} {name:22s} b={spec.bandwidth:<3d} batch={batch:<2d} threads={torch.get_num_threads()} "
-        f"median {med * 1e3:10.1f} ms (IQR {(q3 - q1) * 1e3:.1f}, cpu {entry['cpu_median_s'] * 1e3:.1f}, "
-        f"n={repeats})",
-        flush=True,
-    )
-    return entry
-
-
-def ratios(
-    entries: list[dict[str, Any]],
-    mode: str,
-    batch: int,
-    pairs: tuple[tuple[str, str], ...] = PAIRS,
-    key: str = "median_s_per_sample",
-) -> dict[str, float]:
-    """S2CNN/CNN ratios of ``key`` for the pairs (full and ``_small``)."""
-    med = {e["model"]: e[key] for e in entries if e["mode"] == mode and e["batch_size"] == batch}
-    out = {}
-    for eq, planar in pairs:
-        for suffix in ("", "_small") if pairs is PAIRS else ("",):
-            a, c = eq + suffix, planar + suffix
-            if a in med and c in med:
-                out[f"{a}/{c}"] = med[a] / med[c]
-    return out
-
-
-# --------------------------------------------------------------------------------------------
-# Memory (fresh subprocess per measurement)
-# --------------------------------------------------------------------------------------------
-
-
-def _status_mb(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _reset_peak_rss() -> bool:
-    """Reset the kernel's peak-RSS counter (``VmHWM``) of this process (Linux ``clear_refs`` = 5)."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
-def memory_probe(name: str, batch: int, threads: int) -> dict[str, Any]:
-    """Run in a fresh process: build, one warm-up training step (plans, tables, workspace), one measured step."""
-    torch.set_num_threads(threads)
-    spec = as_spec(name)
-    torch.manual_seed(0)
-    model = build_model(spec).train()
-    x, target = _inputs(spec, batch)
-    rss_build = _status_mb("VmRSS")
-    fn = _step_fn(model, x, target, "forward+backward")
-    fn()
-    model.zero_grad(set_to_none=True)
-    rss_warm = _status_mb("VmRSS")
-    hwm_warm = _status_mb("VmHWM")
-    reset = _reset_peak_rss()
-    fn()
-    hwm_step = _status_mb("VmHWM")
-    model.zero_grad(set_to_none=True)
-    peak = peak_tensor_bytes(fn)
-    ws = workspace_bytes() / 2**20
-    return {
-        "model": name,
-        "batch_size": batch,
-        "threads": threads,
-        "rss_after_build_mb": rss_build,
-        "rss_after_warmup_step_mb": rss_warm,
-        "rss_peak_incl_first_call_mb": hwm_warm,
-        "peak_rss_reset": reset,
-        "rss_peak_step_mb": hwm_step if reset else float("nan"),
-        "rss_step_increment_mb": hwm_step - rss_warm if reset else float("nan"),
-        "rss_step_increment_mb_per_sample": (hwm_step - rss_warm) / batch if reset else float("nan"),
-        "tensor_peak_mb": peak / 2**20,
-        "workspace_mb": ws,
-        "tensor_peak_plus_workspace_mb": peak / 2**20 + ws,
-        "tensor_peak_plus_workspace_mb_per_sample": (peak / 2**20 + ws) / batch,
-    }
-
-
-def run_memory(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """:func:`memory_probe` of every row of :data:`MEMORY_RUNS`, each in a fresh subprocess."""
-    out = []
-    for name, batch in MEMORY_RUNS:
-        cmd = [*SELF, "--memory-probe", name, str(batch), "--threads", str(args.threads)]
-        try:
-            res = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=args.memory_timeout)
-            entry = json.loads(res.stdout.strip().splitlines()[-1])
-        except (subprocess.SubprocessError, json.JSONDecodeError, IndexError) as err:
-            entry = {"model": name, "batch_size": batch, "error": str(err)[:500]}
-        print(
-            f"memory {name:22s} batch={batch:<2d} "
-            + (
-                f"peak RSS of the step {entry['rss_peak_step_mb']:8.0f} MB (+{entry['rss_step_increment_mb']:.0f} "
-                f"over the RSS before it), tensor peak+workspace {entry['tensor_peak_plus_workspace_mb']:8.0f} MB"
-                if "error" not in entry
-                else f"failed: {entry['error'][:200]}"
-            ),
-            flush=True,
-        )
-        out.append(entry)
-    return out
-
-
-# --------------------------------------------------------------------------------------------
-# Sections
-# --------------------------------------------------------------------------------------------
 
 
 def headline(args: argparse.Namespace) -> dict[str, dict[str, float]]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -42,14 +44,20 @@ def run_jobs(
     log_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": os.environ.get("WANDB_MODE", "offline")}
     failures: list[str] = []
+    say_lock = threading.Lock()
+
+    def say(line: str) -> None:  # one write per line: lines of parallel lanes never interleave
+        with say_lock:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
 
     def run_one(index: int, command: list[str], progress: Progress) -> None:
         name = job_name(index, command)
         start = time.time()
-        print(f"[job] start {name}", flush=True)
+        say(f"[job] start {name}")
         with open(log_dir / f"{name}.log", "a") as log:
             code = subprocess.run(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
-        print(f"[job] done  {name} (exit {code}, {time.time() - start:.0f} s)", flush=True)
+        say(f"[job] done  {name} (exit {code}, {time.time() - start:.0f} s)")
         if code != 0:
             failures.append(name)  # list.append is atomic
         progress.report()
