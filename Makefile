@@ -15,7 +15,7 @@ SWEEP_DIR ?= results/sweep
 export WANDB_MODE ?= offline
 export HYDRA_FULL_ERROR ?= 1
 
-.PHONY: help install test test-fast lint format data sweep study baselines study-status paper figures bench clean
+.PHONY: help install test test-fast lint format data sweep study baselines converge study-status paper figures bench clean
 
 help: ## Show this help
 	@if [ -t 1 ]; then on='\033[36m'; off='\033[0m'; else on=; off=; fi; \
@@ -48,14 +48,14 @@ format: install ## Apply ruff fixes and formatting
 data: install ## Fetch/install what datasets this machine can get, and report what is available
 	$(PY) -m eqaug.data.sources --fetch
 
-sweep: install ## The main job: experiment=seg_quick (S2CNN vs CNNs, 12 runs: 3 models x 2 sizes x 2 seeds, ~16 min on 2 idle cores) into results/sweep (SWEEP_DIR), then its figures and tables there
-	$(PY) -m eqaug.study --set quick --lanes $(LANES) --results-dir $(SWEEP_DIR) --log-dir $(SWEEP_DIR)/logs/study
+sweep: install ## The main job: experiment=seg_sweep (the S2CNN and the CNNs drawn at b = 16, each at its tuned rate, 6 runs, ~15 min on 2 idle cores) into results/sweep (SWEEP_DIR), then its figures and tables there
+	$(PY) -m eqaug.study --set sweep --lanes $(LANES) --results-dir $(SWEEP_DIR) --log-dir $(SWEEP_DIR)/logs/study
 	$(PY) -m eqaug.analysis figures --results-dir $(SWEEP_DIR) --out-dir $(SWEEP_DIR) --no-params
 	@echo
-	@if [ -f $(SWEEP_DIR)/tables/study_seg_quick.md ]; then cat $(SWEEP_DIR)/tables/study_seg_quick.md; \
-	else echo "no results table ($(SWEEP_DIR)/tables/study_seg_quick.md): no run finished, see the logs"; fi
+	@if [ -f $(SWEEP_DIR)/tables/study_seg_sweep.md ]; then cat $(SWEEP_DIR)/tables/study_seg_sweep.md; \
+	else echo "no results table ($(SWEEP_DIR)/tables/study_seg_sweep.md): no run finished, see the logs"; fi
 	@echo
-	@echo "figure: $(SWEEP_DIR)/figures/fig2_seg_quick.png (also .pdf); all tables: $(SWEEP_DIR)/tables/"
+	@echo "figure: $(SWEEP_DIR)/figures/compute_seg_sweep.png (score against CPU time; also .pdf); all tables: $(SWEEP_DIR)/tables/"
 	@echo "logs: $(SWEEP_DIR)/logs/study/*.log (one per job, a line per validation check)"
 
 study: install ## The whole CPU-scale study (all _small experiments on LANES=2 lanes, hours; resumable), then the figures
@@ -64,6 +64,9 @@ study: install ## The whole CPU-scale study (all _small experiments on LANES=2 l
 
 baselines: install ## Converged-baselines protocol, step 2: the learning-rate grid of every family (hours; resumable)
 	$(PY) -m eqaug.study --set baselines --lanes $(LANES)
+
+converge: install ## Converged-baselines protocol, step 4: C1/C2 to convergence at the tuned rates (tens of CPU-hours; resumable)
+	$(PY) -m eqaug.study --set converge --lanes $(LANES)
 
 paper: install ## Every claim at full scale on a SLURM GPU cluster (EQAUG_SLURM_* settings; cost: results/tables/paper_cost.md)
 	$(PY) -m eqaug.study --set paper --lanes 6

@@ -29,7 +29,7 @@ def _covered(cell: dict, experiment: str, jobs) -> bool:
     return False
 
 
-@pytest.mark.parametrize("job_set", ["study", "quick", "baselines"])
+@pytest.mark.parametrize("job_set", ["study", "quick", "sweep", "baselines", "converge"])
 def test_every_sweep_cell_has_a_job(job_set):
     jobs = jobs_of(job_set)
     for experiment in sorted({exp for exp, _, _ in jobs}):
@@ -37,7 +37,7 @@ def test_every_sweep_cell_has_a_job(job_set):
         assert not missing, f"{job_set}: {experiment} has no job for {missing[:3]}"
 
 
-@pytest.mark.parametrize("job_set", ["study", "quick", "baselines"])
+@pytest.mark.parametrize("job_set", ["study", "quick", "sweep", "baselines", "converge"])
 def test_every_job_runs_cells_of_its_sweep(job_set):
     # a job whose overrides match no cell (a size or seed the sweep does not have) would run an extra run
     empty = [job for job in jobs_of(job_set) if not job_runs(*job)]
@@ -198,10 +198,10 @@ def test_runner_runs_every_job_logs_it_and_reports_failures(tmp_path, capsys):
 def test_cli_lists_the_jobs_of_a_plan(capsys):
     from eqaug.study.__main__ import main
 
-    assert main(["--set", "baselines", "--list", "--only", "cls_lr_small"]) == 0
+    assert main(["--set", "converge", "--list", "--only", "seg_converge_small"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 12 and all("experiment=cls_lr_small" in line for line in lines)
-    assert lines[0].split()[3:5] == ["model=cnn_cls_114k_b16", "optim.lr=0.0003"]
+    assert len(lines) == 9 and all("experiment=seg_converge_small" in line for line in lines)
+    assert lines[0].split()[3:5] == ["model=s2cnn_seg_204k_small", "seed=0"]
 
 
 def test_plan_directory_is_no_config_key():

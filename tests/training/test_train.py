@@ -53,6 +53,11 @@ def test_experiment_composes_for_every_swept_model(compose_train, experiment):
         assert resolved["model"]["bandwidth"] == typed.data.bandwidth
 
 
+def test_model_without_tuned_rate_is_a_clear_error(compose_train):
+    with pytest.raises(Exception, match=r"no tuned learning rate for model='cnn_seg_tiny'.*make baselines"):
+        to_run_config(compose_train(["experiment=seg_converge_small", "model=cnn_seg_tiny"]))
+
+
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_experiment_runs_fast_dev_run(compose_train, tiny, fashion_idx_root, experiment):
     """Each experiment's settings run one fast_dev_run step, with the tiny model of each swept family.

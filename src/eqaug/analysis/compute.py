@@ -165,6 +165,7 @@ def targets(curves: list[Curve]) -> dict[str, float]:
 def draw(curves: list[Curve], study: str, out_dir: Path, caption: str | None = None) -> list[Path]:
     """``compute_<study>.{png,pdf,json}``: running best validation score vs steps, CPU-minutes, FLOPs."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     from eqaug.analysis.figures import BAND_NOTE, METRIC_LABELS, save_figure
     from eqaug.analysis.style import display_name, family_marker, model_color
@@ -186,7 +187,8 @@ def draw(curves: list[Curve], study: str, out_dir: Path, caption: str | None = N
             xs = np.geomspace(lo, hi, 200) if axis != "steps" else np.linspace(lo, hi, 200)
             frame = score_at(runs, axis, list(xs))
             color = model_color(model, family, models)
-            label_m = f"{display_name(model, family)} ({len(runs)} seed{'s' * (len(runs) != 1)})"
+            drawn = " drawn at b = 16" if model.endswith("_b16") else ""
+            label_m = f"{display_name(model, family)}{drawn} ({len(runs)} seed{'s' * (len(runs) != 1)})"
             ax.plot(xs / unit, frame["mean"], color=color, label=label_m)
             ax.fill_between(xs / unit, frame["min"], frame["max"], color=color, alpha=0.2, linewidth=0)
             tests = [c.test_rot for c in runs if c.test_rot is not None]
@@ -196,6 +198,7 @@ def draw(curves: list[Curve], study: str, out_dir: Path, caption: str | None = N
         ax.set_xlabel(label)
         if axis != "steps":
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())  # decade labels only: minor ones overlap
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(f"best validation {METRIC_LABELS.get(monitor, monitor)} so far")
     axes[0].legend(fontsize=8, loc="lower right")
