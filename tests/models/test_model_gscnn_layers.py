@@ -183,3 +183,20 @@ def test_layer_norm_is_per_sample_and_mode_free():
     idx = degree_index(t, x.device)
     power = torch.zeros(len(t), 4).index_add_(0, idx, y_train.pow(2).sum(2)) / (5 * torch.tensor(t)[:, None])
     torch.testing.assert_close(power, torch.ones_like(power), atol=1e-4, rtol=1e-4)
+
+
+def test_gscnn_uses_the_s2cnn_real_basis():
+    """One real basis in the project: the GSCNN's internal coordinates and its coupling tables use s2cnn's ``U``."""
+    from eqaug.models.gscnn import activation, signals
+    from s2cnn.real_basis import real_basis
+
+    assert signals.real_basis is real_basis
+    U = real_basis(3).numpy()
+    import numpy as np
+
+    m = np.arange(-3, 4)
+    ka, kb, va, vb = activation._q_column(3, m)
+    dense = np.zeros((7, 7), dtype=np.complex128)
+    dense[ka + 3, m + 3] += va
+    dense[kb + 3, m + 3] += vb
+    np.testing.assert_allclose(dense, U, atol=1e-15)

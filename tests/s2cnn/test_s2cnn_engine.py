@@ -1,4 +1,4 @@
-"""The layers' real-basis engine (:mod:`s2cnn._real`): layers against a direct float64 quadrature that uses
+"""The layers' real-basis engine (:mod:`s2cnn._real`, plans :mod:`s2cnn._real_plans`, workspace :mod:`s2cnn._workspace`): layers against a direct float64 quadrature that uses
 no s2cnn transform, both engines (GEMM DFT and FFT), sample chunking, the radix-2 GEMM split, gradients,
 and the per-thread workspace."""
 
@@ -10,6 +10,8 @@ import pytest
 import torch
 
 import s2cnn._real as R
+import s2cnn._real_plans as P
+import s2cnn.real_basis as RB
 from s2cnn import (
     S2Convolution,
     SO3Convolution,
@@ -43,7 +45,7 @@ def _pairs(B, C, J, so3, itemsize, device):
 @pytest.fixture(params=list(ENGINES))
 def engine(request, monkeypatch):
     for k, v in ENGINES[request.param].items():
-        monkeypatch.setattr(R, k, v)
+        monkeypatch.setattr(R if hasattr(R, k) else P, k, v)
     if request.param == "chunks":
         monkeypatch.setattr(R, "_chunks", _pairs)
     return request.param
@@ -166,25 +168,25 @@ def test_real_transforms_match_complex(b, L, engine, gen):
     B, Cn = 3, 2
     x = random_so3_signal(b, B, Cn, generator=gen)
     F = R.so3_analysis_real(x, L)  # rows (l, B, a, b)
-    ref = R.so3_to_real(C.so3_coeffs_to_list(fft.so3_fft(x, L)), L)
+    ref = RB.so3_to_real(C.so3_coeffs_to_list(fft.so3_fft(x, L)), L)
     off = 0
     for l in range(L):
         k = 2 * l + 1
         blk = F[off * B : (off + k * k) * B].view(B, k, k, Cn).permute(0, 3, 1, 2)
         torch.testing.assert_close(blk, ref[l], atol=1e-13, rtol=0)
         off += k * k
-    Z = torch.randn(R.so3_real_num(L) * B, Cn, dtype=torch.float64, generator=gen)
+    Z = torch.randn(RB.so3_real_num(L) * B, Cn, dtype=torch.float64, generator=gen)
     y = R.so3_synthesis_real(Z, b + 1, L, B)
     blocks, off = [], 0
     for l in range(L):
         k = 2 * l + 1
         blocks.append(Z[off * B : (off + k * k) * B].view(B, k, k, Cn).permute(0, 3, 1, 2))
         off += k * k
-    yr = fft.so3_ifft(C.so3_list_to_coeffs(R.so3_from_real(blocks)), b + 1)
+    yr = fft.so3_ifft(C.so3_list_to_coeffs(RB.so3_from_real(blocks)), b + 1)
     torch.testing.assert_close(y, yr.real, atol=1e-10 * yr.abs().max().item(), rtol=0)
     s = random_s2_signal(b, B, Cn, generator=gen)
     Fs = R.s2_analysis_real(s, L)
-    refs = R.s2_to_real(C.s2_coeffs_to_list(fft.s2_fft(s, L)))
+    refs = RB.s2_to_real(C.s2_coeffs_to_list(fft.s2_fft(s, L)))
     off = 0
     for l in range(L):
         k = 2 * l + 1
@@ -223,7 +225,7 @@ def test_plan_maps_cover_every_coefficient():
     """Every real coefficient is fed by one or two rows, and every base row by at most two coefficients."""
     for kind, b, L, fft_ in [("so3", 7, 5, False), ("so3", 7, 7, True), ("s2", 6, 4, False)]:
         for analysis in (True, False):
-            plan = R._master_plan(kind, b, L, analysis, fft_)
+            plan = P._master_plan(kind, b, L, analysis, fft_)
             counts = torch.bincount(plan.mk, minlength=plan.K)
             assert counts.min() >= 1 and counts.max() <= 2
             assert torch.bincount(plan.mb, minlength=plan.n_base).max() <= 2

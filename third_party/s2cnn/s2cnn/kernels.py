@@ -280,11 +280,11 @@ def _signed_trig(idx: torch.Tensor, angle: torch.Tensor, t: torch.Tensor) -> tor
 
 class RealS2KernelTransform(_RealGridKernelTransform):
     r"""S² kernel → per-degree real matrices ``K_l [f_in, (2l+1) f_out]``,
-    ``K_l[c, (n, c')] = (S U ψ̂^l_{cc'})_n`` with ``ψ̂^l_n = Σ_i W_i D^l_{n0}(g_i)`` (see :mod:`s2cnn._real`)."""
+    ``K_l[c, (n, c')] = (S U ψ̂^l_{cc'})_n`` with ``ψ̂^l_n = Σ_i W_i D^l_{n0}(g_i)`` (see :mod:`s2cnn.real_basis`)."""
 
     def __init__(self, grid: Sequence[Sequence[float]], L: int):
         super().__init__()
-        from ._real import s2_real_d
+        from .real_basis import s2_real_d
 
         self.L = L
         beta_k, a, _, perm = self._setup_groups(check_grid(grid, 2, "RealS2KernelTransform"), with_gamma=False)
@@ -321,7 +321,7 @@ class RealSO3KernelTransform(_RealGridKernelTransform):
 
     def __init__(self, grid: Sequence[Sequence[float]], L: int, sum_n: bool = False):
         super().__init__()
-        from ._real import so3_real_d
+        from .real_basis import so3_real_d
 
         self.L, self.sum_n = L, sum_n
         beta_k, a, g, perm = self._setup_groups(check_grid(grid, 3, "RealSO3KernelTransform"), with_gamma=True)

@@ -19,7 +19,7 @@ Parameters (identical to the original library, so parameter counts match): ``ker
 ``[1, nfeature_out, 1, 1(, 1)]`` initialised to zero.  The kernel is multiplied by a fixed
 ``scaling`` in the forward pass; see :func:`default_scaling` for the choice.
 
-Real signals are processed in a real basis (:mod:`s2cnn._real`): ``F = U f̂ U^T`` is real, the
+Real signals are processed in a real basis (:mod:`s2cnn.real_basis`, transforms in :mod:`s2cnn._real`): ``F = U f̂ U^T`` is real, the
 products ``ĥ = f̂ ψ̂^†`` become ``H = F (SΨ)^T`` — one real GEMM per degree, half the flops of the
 complex one — and the transforms are custom autograd functions whose backward passes are the adjoint
 transforms.  The public complex transforms of :mod:`s2cnn.fft` are unchanged.  With gradients disabled

@@ -53,15 +53,15 @@ def tune_malloc(mmap_threshold: int = 32 << 20, trim_threshold: int = 1 << 30, h
 
 def clear_workspace() -> None:
     """Release the calling thread's transform workspace (the layers' reusable temporaries, see
-    :func:`s2cnn._real.workspace_buffer`); it is rebuilt on the next call."""
-    from ._real import clear_workspace as _clear
+    `s2cnn._workspace.workspace_buffer`); it is rebuilt on the next call."""
+    from ._workspace import clear_workspace as _clear
 
     _clear()
 
 
 def workspace_bytes() -> int:
     """Bytes held by the calling thread's transform workspace."""
-    from ._real import _WS
+    from ._workspace import _WS
 
     return sum(b.numel() * b.element_size() for b in _WS.bufs.values())
 

@@ -38,6 +38,7 @@ from eqaug.models.gscnn.clebsch_gordan import cg_sparse
 from eqaug.models.gscnn.counting import activation_out_type
 from eqaug.models.gscnn.mixing import MixingSet, degree_mixing_set, fragment_pairs
 from eqaug.models.gscnn.signals import GType, offsets
+from s2cnn.real_basis import real_basis
 
 __all__ = ["TensorProductActivation", "TPTable", "tp_table", "bilinear_gather", "real_cg"]
 
@@ -45,21 +46,18 @@ _CHUNK_ELEMENTS = 1 << 21  # elements of one [chunk, N] temporary
 
 
 def _q_column(l: int, m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Nonzeros of column ``m`` of ``Q^l``: rows ``μ_a = |m|``, ``μ_b = -|m|`` and their (complex) values."""
+    """Nonzeros of column ``m`` of the real basis ``U^l`` (:func:`s2cnn.real_basis.real_basis`): rows ``μ_a = |m|``,
+    ``μ_b = -|m|`` and their (complex) values (``μ_b``'s value is 0 for ``m = 0``, where the rows coincide)."""
     k = np.abs(m)
-    s = 1 / math.sqrt(2)
-    sign = np.where(k % 2 == 1, -1.0, 1.0)
-    va = np.where(m < 0, s, sign * s).astype(np.complex128)
-    vb = np.where(m < 0, 1j * s, -1j * sign * s)
-    zero = m == 0
-    va = np.where(zero, 1.0, va)
-    vb = np.where(zero, 0.0, vb)
+    U = real_basis(l).numpy()
+    va = U[k + l, m + l]
+    vb = np.where(m == 0, 0.0, U[-k + l, m + l])
     return k, -k, va, vb
 
 
 @lru_cache(maxsize=4096)
 def real_cg(l1: int, l2: int, l: int) -> tuple[np.ndarray, ...]:
-    r"""Real-basis coupling ``R[μ, μ1, μ2] = i^p ν Σ Q^l_{μm} C^{lm}_{l_1m_1l_2m_2} \overline{Q^{l_1}_{μ_1m_1}}\,\overline{Q^{l_2}_{μ_2m_2}}``.
+    r"""Real-basis coupling ``R[μ, μ1, μ2] = i^p ν Σ U^l_{μm} C^{lm}_{l_1m_1l_2m_2} \overline{U^{l_1}_{μ_1m_1}}\,\overline{U^{l_2}_{μ_2m_2}}``.
 
     Returns sparse ``(μ1, μ2, μ, value)`` (float64; entries below ``1e-13`` dropped).
     """

@@ -13,19 +13,20 @@ Real type and the internal representation
 -----------------------------------------
 Let ``v^♯_m = (-1)^m \overline{v_{-m}}`` (an antilinear involution commuting with every ``D^l(R)``).  A fragment is
 of *real type* if ``v^♯ = v`` — the reality condition of the S² coefficients of a real function.  Real-type
-fragments are exactly those whose coordinates in the real basis ``r = Q^l v`` are real, with the unitary
+fragments are exactly those whose coordinates ``r = U^l v`` in the real basis of the S2CNN layers
+(:func:`s2cnn.real_basis.real_basis`, the one definition of the project) are real:
 
 .. math::
 
-    r_0 = v_0, \qquad r_{m} = \frac{v_{-m} + (-1)^m v_m}{\sqrt 2}, \qquad
-    r_{-m} = i\,\frac{v_{-m} - (-1)^m v_m}{\sqrt 2} \qquad (m > 0);
+    r_0 = v_0, \qquad r_{m} = \frac{v_m + (-1)^m v_{-m}}{\sqrt 2}, \qquad
+    r_{-m} = -i\,\frac{v_m - (-1)^m v_{-m}}{\sqrt 2} \qquad (m > 0);
 
-and ``Q(v^♯) = \overline{Q v}``, so ``\operatorname{Re}(Q v) = Q\,(v + v^♯)/2`` is ``Q`` of the hermitian part
+and ``U(v^♯) = \overline{U v}``, so ``\operatorname{Re}(U v) = U\,(v + v^♯)/2`` is ``U`` of the hermitian part
 (``s2cnn.hermitian_part``).  The network keeps every fragment of real type (real weights; the tensor-product
 activation multiplies its odd-parity products by ``i``, :mod:`~eqaug.models.gscnn.activation`), so it
 computes on **real** tensors: the internal layout is ``[D, batch, channels]`` with
 ``D = Σ_l τ_l (2l+1)`` rows ordered by degree, then fragment, then real index ``μ + l``
-(:func:`offsets`).  Rotations act on it by the real orthogonal ``Q D^l(R) Q^†``.
+(:func:`offsets`).  Rotations act on it by the real orthogonal ``U D^l(R) U^†``.
 
 SO(3) columns are not of real type individually: for a real SO(3) signal ``g_n^♯ = (-1)^n g_{-n}``
 (``g_n`` = column ``n``), so :func:`so3_to_internal` uses the real-type combinations
@@ -59,6 +60,7 @@ from s2cnn import (
     so3_rfft,
     wigner_D_list,
 )
+from s2cnn.real_basis import real_basis
 
 __all__ = [
     "GType",
@@ -127,25 +129,6 @@ def degree_index(t: GType, device: torch.device | str | None = None) -> torch.Te
     return _degree_index(tuple(t)).to(device)
 
 
-@lru_cache(maxsize=256)
-def _real_basis(l: int) -> torch.Tensor:
-    Q = torch.zeros(2 * l + 1, 2 * l + 1, dtype=torch.complex128)
-    Q[l, l] = 1.0
-    s = 1 / math.sqrt(2)
-    for m in range(1, l + 1):
-        sign = (-1) ** m
-        Q[l + m, l - m] = s
-        Q[l + m, l + m] = sign * s
-        Q[l - m, l - m] = 1j * s
-        Q[l - m, l + m] = -1j * sign * s
-    return Q
-
-
-def real_basis(l: int, dtype: torch.dtype = torch.complex128, device: torch.device | str | None = None) -> torch.Tensor:
-    """The unitary ``Q^l`` (``r = Q v``, rows indexed ``μ + l``) of the module docstring."""
-    return _real_basis(l).to(device=device, dtype=dtype)
-
-
 # ----------------------------------------------------------------------------- complex generalized signals
 def s2_to_generalized(x: torch.Tensor, L: int | None = None) -> list[torch.Tensor]:
     """Real S² signals ``[B, C, 2b, 2b]`` → ``[f^l]`` of shape ``[B, C, 1, 2l+1]`` (``l < L``, default ``b``)."""
@@ -194,7 +177,7 @@ def rotate_generalized(f: Sequence[torch.Tensor], alpha: float, beta: float, gam
 
 # ----------------------------------------------------------------------------- internal (real) representation
 def to_internal(f: Sequence[torch.Tensor]) -> tuple[torch.Tensor, GType]:
-    """``[f^l]`` (complex ``[B, C, τ_l, 2l+1]``) → ``(r [D, B, C] real, type)`` with ``r = Re(Q f)``.
+    """``[f^l]`` (complex ``[B, C, τ_l, 2l+1]``) → ``(r [D, B, C] real, type)`` with ``r = Re(U f)``.
 
     Lossless for real-type fragments; otherwise the hermitian part is kept.
     """
@@ -208,7 +191,7 @@ def to_internal(f: Sequence[torch.Tensor]) -> tuple[torch.Tensor, GType]:
 
 
 def from_internal(r: torch.Tensor, t: GType) -> list[torch.Tensor]:
-    """Inverse of :func:`to_internal`: ``(r [D, B, C], type)`` → complex ``[f^l]`` with ``f = Q^† r``."""
+    """Inverse of :func:`to_internal`: ``(r [D, B, C], type)`` → complex ``[f^l]`` with ``f = U^† r``."""
     off = offsets(t)
     if r.shape[0] != off[-1]:
         raise ValueError(f"internal signal has {r.shape[0]} rows, type {t} needs {off[-1]}")
@@ -230,14 +213,14 @@ def _half_to_real_index(L: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tenso
             m = abs(mu)
             idx.append(l * (l + 1) // 2 + m)
             imag.append(mu < 0)
-            fac.append(1.0 if m == 0 else (-1) ** m * math.sqrt(2))
+            fac.append(1.0 if m == 0 else math.sqrt(2))
     return torch.tensor(idx), torch.tensor(imag), torch.tensor(fac, dtype=torch.float64)
 
 
 def s2_to_internal(x: torch.Tensor, L: int) -> torch.Tensor:
     """Real S² signals ``[B, C, 2b, 2b]`` → internal ``[L², B, C]`` of type ``τ_l = 1`` (fast path, ``= to_internal``).
 
-    From the half layout: ``r_0 = f_0``, ``r_m = (-1)^m\\sqrt2\\,Re f_m``, ``r_{-m} = (-1)^m\\sqrt2\\,Im f_m``.
+    From the half layout: ``r_0 = f_0``, ``r_m = \\sqrt2\\,Re f_m``, ``r_{-m} = \\sqrt2\\,Im f_m``.
     """
     h = s2_rfft(x, L)  # [B, C, L(L+1)/2]
     idx, imag, fac = (t.to(x.device) for t in _half_to_real_index(L))
@@ -254,7 +237,7 @@ def internal_to_s2(r: torch.Tensor, b: int) -> torch.Tensor:
         for m in range(l + 1):
             rows_re.append(l * l + l + m)
             rows_im.append(l * l + l - m)
-            fac.append(1.0 if m == 0 else (-1) ** m / math.sqrt(2))
+            fac.append(1.0 if m == 0 else 1 / math.sqrt(2))
     dev = r.device
     re = r.index_select(0, torch.tensor(rows_re, device=dev))
     im = r.index_select(0, torch.tensor(rows_im, device=dev))
@@ -266,8 +249,8 @@ def internal_to_s2(r: torch.Tensor, b: int) -> torch.Tensor:
 def so3_to_internal(x: torch.Tensor, L: int) -> tuple[torch.Tensor, GType]:
     """Real SO(3) signals ``[B, C, 2b, 2b, 2b]`` → internal ``(r, τ_l = 2l+1)`` via the real-type column combinations.
 
-    Fragment order per degree: ``g_0``, then for ``n = 1 … l``: ``\\sqrt2 Re(Q g_n)``, ``-\\sqrt2 Im(Q g_n)``
-    (``= Q (g_n + g_n^♯)/\\sqrt2`` and ``Q\\, i(g_n - g_n^♯)/\\sqrt2``).
+    Fragment order per degree: ``g_0``, then for ``n = 1 … l``: ``\\sqrt2 Re(U g_n)``, ``-\\sqrt2 Im(U g_n)``
+    (``= U (g_n + g_n^♯)/\\sqrt2`` and ``U\\, i(g_n - g_n^♯)/\\sqrt2``).
     """
     blocks = so3_coeffs_to_list(so3_half_to_full(so3_rfft(x, L)))  # [B, C, m, n]
     rows = []
