@@ -12,10 +12,15 @@ LANES ?= 2
 # rotated data within their 4,000 steps, so that is the matched target; 0.5 is the experiment's own
 FIGURE_OPTS ?= --target seg_mnist1_small=0.05 --target seg_mnist1_small=0.5
 SWEEP_DIR ?= results/sweep
+# make gpu-check runs with the project's .venv where there is one, else with the machine's own Python and PyTorch
+GPU_PYTHON ?= $(if $(wildcard $(PY)),$(PY),$(PYTHON))
+# make gpu-wheels: the GPU machine's Python/platform for the wheels that are not pure Python, e.g.
+# GPU_WHEEL_OPTS="--python-version 3.11 --platform manylinux_2_28_x86_64"
+GPU_WHEEL_OPTS ?=
 export WANDB_MODE ?= offline
 export HYDRA_FULL_ERROR ?= 1
 
-.PHONY: help install test test-fast lint format data sweep study baselines converge study-status paper figures bench clean
+.PHONY: help install test test-fast lint format data sweep study baselines converge augstrength study-status paper figures bench clean
 
 help: ## Show this help
 	@if [ -t 1 ]; then on='\033[36m'; off='\033[0m'; else on=; off=; fi; \
@@ -68,6 +73,9 @@ baselines: install ## Converged-baselines protocol, step 2: the learning-rate gr
 converge: install ## Converged-baselines protocol, step 4: C1/C2 to convergence at the tuned rates (tens of CPU-hours; resumable)
 	$(PY) -m eqaug.study --set converge --lanes $(LANES)
 
+augstrength: install ## Augmentation-strength axis: the b16 CNNs under none/z/tilt:30/tilt:90/so3 at the converged protocol (tens of CPU-hours; resumable)
+	$(PY) -m eqaug.study --set augstrength --lanes $(LANES)
+
 paper: install ## Every claim at full scale on a SLURM GPU cluster (EQAUG_SLURM_* settings; cost: results/tables/paper_cost.md)
 	$(PY) -m eqaug.study --set paper --lanes 6
 
@@ -85,6 +93,15 @@ bench: install ## Benchmarks: data, s2cnn layers, model latency/profiles (JSON/C
 	$(PY) -m eqaug.analysis profile --threads 1
 	$(PY) scripts/equivariance_table.py
 	$(PY) scripts/gscnn_complexity.py
+
+scaling: install ## Time per sample vs bandwidth of every family, with fitted exponents (results/bench/scaling.json, tables/scaling.md, figures/scaling.png)
+	$(PY) -m eqaug.bench scaling
+
+gpu-wheels: install ## Download wheels of the dependencies but torch into wheelhouse/ (git-ignored), for an offline GPU machine
+	$(PY) scripts/gpu_wheels.py download --dest wheelhouse $(GPU_WHEEL_OPTS)
+
+gpu-check: ## On CUDA: GPU tests, equivariance, latency, short training -> results/bench/gpu_<device>.json (installs offline from wheelhouse/, never torch); without CUDA: says so, exits 0
+	$(GPU_PYTHON) scripts/gpu_check.py
 
 clean: ## Remove caches (keeps .venv and results)
 	rm -rf .pytest_cache .ruff_cache outputs multirun

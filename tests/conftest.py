@@ -1,6 +1,11 @@
-"""Shared fixtures: no network, W&B disabled, and a tiny training config.
+"""Shared fixtures: no network, W&B disabled, a tiny training config, and the device tests run on.
 
 Subprocess-based tests get the same environment through :func:`subprocess_env`.
+
+``device``: every test that takes it runs on the CPU, and again on CUDA where a device is present (the CUDA
+case is marked ``cuda``, so ``pytest -m cuda`` selects exactly the GPU cases). ``EQAUG_TEST_DEVICE`` changes
+that: ``cpu`` runs the CPU case only; ``cuda`` makes the CUDA case required, so that on a machine without a
+usable CUDA device it fails instead of skipping (``make gpu-check`` runs ``pytest -m cuda`` so).
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ import os
 import socket
 
 import pytest
+import torch
 
 from eqaug.testing import TINY, write_idx_set
 
@@ -31,6 +37,29 @@ def _no_network(monkeypatch):
     """Any connection to a non-loopback address fails the test."""
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
     monkeypatch.setenv("WANDB_MODE", "disabled")
+
+
+#: ``EQAUG_TEST_DEVICE``: unset/``all`` (CPU, plus CUDA where present), ``cpu`` (CPU only), ``cuda`` (CUDA required)
+TEST_DEVICE = os.environ.get("EQAUG_TEST_DEVICE", "all").strip().lower() or "all"
+if TEST_DEVICE not in ("all", "cpu", "cuda"):
+    raise pytest.UsageError(f"EQAUG_TEST_DEVICE={TEST_DEVICE!r}: use cpu, cuda or all")
+
+
+def _device_params() -> list:
+    if TEST_DEVICE == "cpu":
+        return ["cpu"]
+    cuda_marks = [pytest.mark.cuda]
+    if TEST_DEVICE != "cuda":
+        cuda_marks.append(pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"))
+    return ["cpu", pytest.param("cuda", marks=cuda_marks)]
+
+
+@pytest.fixture(params=_device_params())
+def device(request) -> torch.device:
+    """``torch.device("cpu")``, then ``torch.device("cuda")`` (see the module docstring and ``EQAUG_TEST_DEVICE``)."""
+    if request.param == "cuda" and not torch.cuda.is_available():
+        pytest.fail("EQAUG_TEST_DEVICE=cuda but torch.cuda.is_available() is False")
+    return torch.device(request.param)
 
 
 @pytest.fixture

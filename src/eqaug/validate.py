@@ -52,6 +52,11 @@ class Validator:
         if not is_int(value) or value < low:
             raise self.bad(name, value, f"it must be an integer >= {low}")
 
+    def ints_at_least(self, low: int, **values: Any) -> None:
+        """Every value of ``values`` (by key name) must be an integer ``>= low``."""
+        for name, value in values.items():
+            self.int_at_least(name, value, low)
+
     def int_list(self, name: str, values: Any, low: int, min_len: int = 1) -> None:
         """``values`` must be a list of at least ``min_len`` integers ``>= low``."""
         if not isinstance(values, (list, tuple)):

@@ -56,11 +56,11 @@ def test_cnn_is_not_equivariant():
     assert rel_err(y_roll, torch.roll(y, 8, -1)) > 0.1
 
 
-def test_circular_padding_is_alpha_roll_equivariant_with_unit_strides():
+def test_circular_padding_is_alpha_roll_equivariant_with_unit_strides(device):
     torch.manual_seed(0)
     spec = CNNSegSpec(bandwidth=8, features=[3, 4, 5], kernel_sizes=[3, 5, 3], strides=[1, 1, 1], circular_padding=True)
-    m = build_model(spec).double()
-    x = torch.rand(2, 1, 16, 16, dtype=torch.float64)
+    m = build_model(spec).double().to(device)
+    x = torch.rand(2, 1, 16, 16, dtype=torch.float64).to(device)
     with torch.no_grad():
         y = m(x)
         for r in (1, 3, 8):

@@ -45,26 +45,26 @@ def test_built_param_counts_and_shapes(spec):
     assert out.dtype == torch.float32 and torch.isfinite(out).all()
 
 
-def _train_stats(m: torch.nn.Module, dtype) -> None:
+def _train_stats(m: torch.nn.Module, dtype, device: torch.device | str = "cpu") -> None:
     """A few training-mode passes so the batch-norm running statistics are meaningful, then eval."""
     gen = torch.Generator().manual_seed(5)
     m.train()
     with torch.no_grad():
         for _ in range(3):
-            m(random_s2_signal(8, 4, 1, dtype=dtype, generator=gen))
+            m(random_s2_signal(8, 4, 1, dtype=dtype, generator=gen).to(device))
     m.eval()
 
 
 @pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-10), (torch.float32, 1e-5)])
 @pytest.mark.parametrize("mixing", ["rmst", "full"])
-def test_whole_models_are_equivariant(dtype, tol, mixing):
+def test_whole_models_are_equivariant(dtype, tol, mixing, device):
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(1)
-    seg = build_model(_seg(mixing=mixing)).to(dtype)
-    cls = build_model(_cls(mixing=mixing)).to(dtype)
-    _train_stats(seg, dtype)
-    _train_stats(cls, dtype)
-    x = random_s2_signal(8, 2, 1, dtype=dtype, generator=gen)
+    seg = build_model(_seg(mixing=mixing)).to(device=device, dtype=dtype)
+    cls = build_model(_cls(mixing=mixing)).to(device=device, dtype=dtype)
+    _train_stats(seg, dtype, device)
+    _train_stats(cls, dtype, device)
+    x = random_s2_signal(8, 2, 1, dtype=dtype, generator=gen).to(device)
     with torch.no_grad():
         y, z = seg(x), cls(x)
         for _ in range(2):

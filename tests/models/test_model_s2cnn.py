@@ -59,10 +59,10 @@ def test_small_named_seg_forward():
 
 
 @pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-10), (torch.float32, 1e-5)])
-def test_seg_equivariance_end_to_end(dtype, tol):
+def test_seg_equivariance_end_to_end(dtype, tol, device):
     torch.manual_seed(0)
-    m = build_model(_seg(8, [3, 4, 3], [6, 4, 6], shortcuts=True)).to(dtype)
-    x = torch.rand(2, 1, 16, 16, dtype=dtype)
+    m = build_model(_seg(8, [3, 4, 3], [6, 4, 6], shortcuts=True)).to(device=device, dtype=dtype)
+    x = torch.rand(2, 1, 16, 16, dtype=dtype).to(device)
     with torch.no_grad():
         y = m(x)
         for rot in (alpha_roll(4), alpha_roll(8), beta_half_turn, lambda t: alpha_roll(4)(beta_half_turn(t))):

@@ -1,4 +1,4 @@
-"""Shared fixtures of the s2cnn tests: dtypes with their tolerances, devices, seeded generators."""
+"""Shared fixtures of the s2cnn tests: dtypes with their tolerances, seeded generators (``device``: tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -17,19 +17,6 @@ def dtype(request) -> torch.dtype:
 @pytest.fixture
 def tol(dtype) -> tuple[float, float]:
     return TOLERANCES[dtype]
-
-
-@pytest.fixture(
-    params=[
-        "cpu",
-        pytest.param(
-            "cuda",
-            marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")],
-        ),
-    ]
-)
-def device(request) -> torch.device:
-    return torch.device(request.param)
 
 
 @pytest.fixture

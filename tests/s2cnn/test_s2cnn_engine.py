@@ -23,7 +23,7 @@ from s2cnn import (
 )
 from s2cnn import coeffs as C
 from s2cnn.perf import clear_workspace
-from s2cnn.testing import gradcheck_layer, random_s2_signal, random_so3_signal
+from s2cnn.testing import gradcheck_layer, random_layer_input, random_s2_signal, random_so3_signal
 from s2cnn.wigner import wigner_D_list
 
 SMALL_SO3_GRID = so3_near_identity_grid(max_beta=0.4, n_alpha=3, n_beta=2, n_gamma=2)
@@ -137,8 +137,7 @@ def test_layers_match_direct_quadrature(name, make, b_in, engine, gen):
     layer = make().double()
     with torch.no_grad():
         layer.bias.normal_()
-    so3_in = not isinstance(layer, S2Convolution)
-    x = (random_so3_signal if so3_in else random_s2_signal)(b_in, 3, layer.nfeature_in, generator=gen)
+    x = random_layer_input(layer, b_in, 3, generator=gen)
     ref = _direct_layer(layer, x)
     scale = ref.abs().max()
     assert ((layer(x) - ref).abs().max() / scale) < 1e-11

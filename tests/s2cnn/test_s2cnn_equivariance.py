@@ -96,10 +96,10 @@ def test_exact_grid_rotations(name, make, b_in, b_out, so3_in, so3_out, dtype, t
 
 
 @pytest.mark.parametrize("name,make,b_in,b_out,so3_in,so3_out", LAYERS, ids=IDS)
-def test_generic_rotations(name, make, b_in, b_out, so3_in, so3_out, dtype, tol, gen):
-    layer = _layer(make, dtype, "cpu")
+def test_generic_rotations(name, make, b_in, b_out, so3_in, so3_out, dtype, tol, device, gen):
+    layer = _layer(make, dtype, device)
     signal = random_so3_signal if so3_in else random_s2_signal
-    x = signal(b_in, 2, layer.nfeature_in, generator=gen, dtype=dtype)
+    x = signal(b_in, 2, layer.nfeature_in, generator=gen, dtype=dtype).to(device)
     for _ in range(2):
         R = random_rotation(gen)
         assert_equivariant(layer, x, _generic(so3_in, R), _generic(so3_out, R), tol=tol[1])

@@ -24,7 +24,7 @@ from s2cnn import (
 from s2cnn import (
     coeffs as C,
 )
-from s2cnn.testing import gradcheck_layer, random_s2_signal, random_so3_signal
+from s2cnn.testing import gradcheck_layer, random_layer_input, random_s2_signal, random_so3_signal
 from s2cnn.wigner import wigner_D_list
 
 SMALL_SO3_GRID = so3_near_identity_grid(max_beta=0.4, n_alpha=3, n_beta=2, n_gamma=2)  # 12 points, 2 distinct β
@@ -123,8 +123,7 @@ def test_layers_match_direct_reference(make, b_in, gen):
     layer = make().double()
     with torch.no_grad():
         layer.bias.normal_()
-    so3_in = not isinstance(layer, S2Convolution)
-    x = (random_so3_signal if so3_in else random_s2_signal)(b_in, 2, layer.nfeature_in, generator=gen)
+    x = random_layer_input(layer, b_in, 2, generator=gen)
     torch.testing.assert_close(layer(x), _reference(layer, x), atol=1e-12, rtol=1e-12)
 
 
@@ -167,10 +166,10 @@ def test_delta_kernel_semantics(gen):
         (lambda: SO3ToS2Convolution(2, 2, 3, 4, SMALL_SO3_GRID), (1, 2, 6, 6, 6)),
     ],
 )
-def test_gradcheck_layers(make, shape, gen):
+def test_gradcheck_layers(make, shape, device, gen):
     torch.manual_seed(0)
-    layer = make().double()
-    x = torch.randn(*shape, dtype=torch.float64, generator=gen, requires_grad=True)
+    layer = make().double().to(device)
+    x = torch.randn(*shape, dtype=torch.float64, generator=gen).to(device).requires_grad_()
     assert gradcheck_layer(layer, x)
     layer(x).sum().backward()
     assert layer.bias.grad is not None and layer.kernel.grad is not None

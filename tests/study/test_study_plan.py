@@ -200,7 +200,7 @@ def test_cli_lists_the_jobs_of_a_plan(capsys):
 
     assert main(["--set", "converge", "--list", "--only", "seg_converge_small"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 9 and all("experiment=seg_converge_small" in line for line in lines)
+    assert len(lines) == 12 and all("experiment=seg_converge_small" in line for line in lines)
     assert lines[0].split()[3:5] == ["model=s2cnn_seg_204k_small", "seed=0"]
 
 

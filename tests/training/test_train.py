@@ -73,7 +73,7 @@ def test_experiment_runs_fast_dev_run(compose_train, tiny, fashion_idx_root, exp
         overrides = [f"experiment={experiment}", f"model={TINY_MODEL[family]}", *tiny, "trainer.fast_dev_run=true"]
         # full-scale experiments read the full MNIST via torchvision; tests use the embedded digits
         overrides += ["data.source=auto", f"data.root={fashion_idx_root}"]
-        if "${tuned_lr:" in (CONF_DIR / "experiment" / f"{experiment}.yaml").read_text():
+        if "${tuned_lr:" in OmegaConf.to_yaml(compose_train(overrides).optim):  # the experiment or a parent
             # the tiny models have no tuned rate; the swept models' rates are checked where they compose
             overrides.append("optim.lr=1e-3")
         record = run_training(compose_train(overrides))
@@ -237,6 +237,7 @@ def test_seed_zero_seeds_and_cpu_runs_are_deterministic(compose_train, tmp_path)
     assert _metrics(a) == _metrics(b)
     assert a["history"] == b["history"]
     assert _metrics(a) != _metrics(c)
+    assert a["robustness"]["scores"] == b["robustness"]["scores"]
 
 
 def test_a_run_finished_in_another_study_is_reused_not_retrained(compose_train, tmp_path):
@@ -322,6 +323,10 @@ def test_record_contents(compose_train, tmp_path):
     assert len(rec["metrics"]["test_rot"]["iou_per_class"]) == 11
     assert rec["timing"]["time_to_threshold"]["epoch"] == 0
     assert rec["environment"]["torch"] == torch.__version__
+    # the score against polar tilt, 0°, 15°, …, 180° on the same test items
+    curve = rec["robustness"]
+    assert curve["metric"] == "miou_nb" and curve["angles_deg"] == [15.0 * k for k in range(13)]
+    assert len(curve["scores"]) == 13 and all(0.0 <= s <= 1.0 for s in curve["scores"])
     on_disk = records.read_record(records.record_path(tmp_path, "default", rec["run_key"]))
     assert on_disk["run_key"] == rec["run_key"]
     # the checkpoint is loadable with weights_only=True and names its run
@@ -329,6 +334,17 @@ def test_record_contents(compose_train, tmp_path):
     assert not Path(rec["checkpoint"]["best"]).is_absolute()
     ckpt = torch.load(tmp_path / rec["checkpoint"]["best"], map_location="cpu", weights_only=True)
     assert ckpt["eqaug"]["run_key"] == rec["run_key"]
+
+
+def test_robustness_switch_and_angles_are_not_in_the_run_key(compose_train, tmp_path):
+    base = ["model=cnn_seg_tiny", *TINY, f"results_dir={tmp_path}"]
+    off = run_training(compose_train([*base, "study=off", "robustness.enabled=false"]))
+    few = run_training(compose_train([*base, "study=few", "reuse_runs=false", "robustness.angles=[0,90]"]))
+    assert off["robustness"] is None
+    assert few["robustness"]["angles_deg"] == [0.0, 90.0] and len(few["robustness"]["scores"]) == 2
+    assert off["run_key"] == few["run_key"]
+    with pytest.raises(ValueError, match=r"robustness\.angles=\[200\.0\] is not allowed"):
+        to_run_config(compose_train([*base, "robustness.angles=[0,200]"]))
 
 
 def test_wandb_logger_runs_offline_without_network(compose_train, tmp_path):

@@ -7,6 +7,7 @@
     python -m eqaug.analysis latency [--models ...] [--batch-sizes 1 8] [--min-run-time 1] ...  # make bench
     python -m eqaug.analysis profile [--models ...] [--steps 3] ...                            # make bench
     python -m eqaug.analysis tables                 # re-render tables from results/bench/*.json and the records
+                                                    # (and the scaling figure from results/bench/scaling.json)
 
 ``figures`` (the default) reads every run record under ``<results-dir>/runs``, writes
 ``<out-dir>/summary.csv``, the figures (``<out-dir>/figures``: PNG, PDF and a JSON sidecar each),
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-SUBCOMMANDS = ("figures", "predictions", "latency", "profile", "tables", "lr-grid")
+SUBCOMMANDS = ("figures", "predictions", "latency", "profile", "tables", "lr-grid", "robustness")
 #: subcommands that are benchmarks of eqaug.bench, by module name, kept so that the old command lines
 #: (``make bench``, the "Made by" notes of the committed tables) still work. eqaug.bench is the layer
 #: above analysis (ARCHITECTURE.md), so it is not imported here: main() loads the module by its name at
@@ -103,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     lrg = sub.add_parser("lr-grid", help="choose each model's learning rate from its grid runs (conf/tuned_lr.yaml)")
     _add_common(lrg)
     lrg.add_argument("--conf-dir", default=None, help="where tuned_lr.yaml goes (default: the source tree's conf/)")
+    rob = sub.add_parser(
+        "robustness", help="add the score-vs-tilt curve to finished records that lack it (checkpoints)"
+    )
+    _add_common(rob)
+    rob.add_argument("--study", nargs="*", default=None, help="only these studies")
     return parser
 
 
@@ -122,6 +128,13 @@ def _render_tables(
             written += writer(json.loads(src.read_text()), tables_dir)
         else:
             print(f"skip tables from {src}: not there (run `make bench`)")
+    src = bench_dir / "scaling.json"
+    if src.exists():  # cost vs bandwidth: its table and figure (python -m eqaug.bench scaling)
+        from eqaug.analysis.scaling import draw_scaling
+
+        payload = json.loads(src.read_text())
+        written += tables.write_scaling_tables(payload, tables_dir)
+        draw_scaling(payload, out_dir / "figures")
     if params:
         written += tables.write_params_table(tables_dir)
     written += write_lr_grid(records, tables_dir)
@@ -150,10 +163,7 @@ def _predictions(
         if result.skipped:
             print(f"skip {result.stem}: {result.skipped}")
         else:
-            print(
-                f"wrote {out_dir / 'figures'}/{result.stem}.{{png,pdf,json}}"
-                + (f"  ({result.note})" if result.note else "")
-            )
+            print(result.wrote())
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
@@ -175,6 +185,9 @@ def cmd_figures(args: argparse.Namespace) -> int:
         from eqaug.analysis.compute import write_compute
 
         write_compute(records, out_dir / "figures", out_dir / "tables")
+        from eqaug.analysis.robustness import write_robustness
+
+        write_robustness(records, out_dir)
     if not args.no_predictions and not args.only:
         _predictions(args, frame, {r["run_key"]: r for r in records}, None)
     _render_tables(out_dir, out_dir / "bench", records, _parse_targets(args.target), params=not args.no_params)
@@ -215,6 +228,14 @@ def cmd_lr_grid(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_robustness(args: argparse.Namespace) -> int:
+    from eqaug.analysis.robustness import add_missing_curves
+
+    added, missing = add_missing_curves(args.results_dir, args.study)
+    print(f"added the robustness curve to {added} records; {missing} records without it have no checkpoint")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -229,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         "predictions": cmd_predictions,
         "tables": cmd_tables,
         "lr-grid": cmd_lr_grid,
+        "robustness": cmd_robustness,
     }[args.command](args)
 
 

@@ -149,6 +149,10 @@ class FigureResult:
     skipped: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def wrote(self) -> str:
+        """The log line of a written figure: ``wrote <dir>/<stem>.{png,pdf,json}  (note)``."""
+        return f"wrote {self.files[0].parent}/{self.stem}.{{png,pdf,json}}" + (f"  ({self.note})" if self.note else "")
+
 
 def known_models(family: str, seen: list[str] | tuple[str, ...] = ()) -> list[str]:
     """The models of a family to shade colours against: the named configs ``<family>_*`` and ``seen``."""
@@ -371,10 +375,7 @@ def make_all_figures(
         elif result.skipped:
             log(f"skip {spec.stem}: {result.skipped}")
         else:
-            log(
-                f"wrote {result.files[0].parent}/{spec.stem}.{{png,pdf,json}}"
-                + (f"  ({result.note})" if result.note else "")
-            )
+            log(result.wrote())
         results.append(result)
     if no_records:
         more = f", … ({len(no_records) - 4} more)" if len(no_records) > 4 else ""

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "best_runs_per_family",
     "find_checkpoint",
+    "model_from_checkpoint",
     "prediction_path",
     "export_predictions",
     "load_predictions",
@@ -95,7 +96,7 @@ def find_checkpoint(record: dict[str, Any], results_dir: str | os.PathLike) -> P
     return None
 
 
-def _model_from_checkpoint(path: Path, record: dict[str, Any]) -> nn.Module:
+def model_from_checkpoint(path: Path, record: dict[str, Any]) -> nn.Module:
     import torch
 
     from eqaug.models import build_model
@@ -148,7 +149,7 @@ def export_predictions(
     ckpt = find_checkpoint(record, results_dir)
     if ckpt is None:
         raise FileNotFoundError(f"no checkpoint of run {record['run_key']} (checkpoints are not committed)")
-    model = _model_from_checkpoint(ckpt, record)
+    model = model_from_checkpoint(ckpt, record)
     data = dict(record["config"]["data"])
     data["rotate"] = True
     if data_root is not None:

@@ -95,8 +95,11 @@ def display_name(model: str, family: str | None = None) -> str:
     return label
 
 
-def regime_label(rotate: bool | None) -> str:
-    """Training regime of a run: ``"rotated"`` or ``"unrotated"`` (``"?"`` when unknown)."""
+def regime_label(rotate: bool | None, rotation: str | None = None) -> str:
+    """Training regime of a run: ``"rotated"`` (Haar), ``"unrotated"``, or a restricted set such as ``"tilt:30"``
+    (``data.rotation``); ``"?"`` when unknown."""
+    if rotation:
+        return rotation
     if rotate is None:
         return "?"
     return "rotated" if rotate else "unrotated"

@@ -132,7 +132,7 @@ def record_row(record: dict[str, Any], path: str | os.PathLike | None = None) ->
         "dataset": data.get("dataset"),
         "n_items": data.get("n_items"),
         "task": task,
-        "regime": regime_label(rotate),
+        "regime": regime_label(rotate, data.get("rotation")),
         "projection_point": data.get("projection_point"),
         "bandwidth": data.get("bandwidth"),
         "n_train": data.get("n_train"),

@@ -23,7 +23,7 @@ import random
 from typing import Any
 
 from eqaug.arch.cnn import cnn_fc_features
-from eqaug.arch.s2cnn import BOTTLENECK_BANDLIMIT, s2cnn_bandlimits, s2cnn_channels
+from eqaug.arch.s2cnn import draw_depth_and_bottleneck, s2cnn_bandlimits, s2cnn_channels
 from eqaug.models.specs import GSCNNClsSpec, GSCNNSegSpec
 
 __all__ = ["MIN_CHANNELS", "MAX_CHANNELS", "TAUS", "gscnn_spec_from_choices", "draw_gscnn"]
@@ -65,12 +65,9 @@ def draw_gscnn(
     rng: random.Random, task: str, bandwidth: int, n_classes: int, depth_max: int, name: str = "gscnn"
 ) -> tuple[GSCNNSegSpec | GSCNNClsSpec | None, dict[str, Any]]:
     """One random GSCNN (not yet checked against a budget); ``(None, choices)`` if the draw is impossible."""
-    depth = rng.randint(1, depth_max)
-    hi = min(BOTTLENECK_BANDLIMIT[1], bandwidth - depth)
-    if hi < BOTTLENECK_BANDLIMIT[0]:
+    depth, bottleneck, max_channels = draw_depth_and_bottleneck(rng, bandwidth, depth_max, MAX_CHANNELS)
+    if bottleneck is None:
         return None, {"depth": depth}
-    bottleneck = rng.randint(BOTTLENECK_BANDLIMIT[0], hi)
-    max_channels = rng.randint(*MAX_CHANNELS)
     tau = rng.choice(TAUS)
     choices = {"depth": depth, "bottleneck_bandlimit": bottleneck, "max_channels": max_channels, "tau": tau}
     try:

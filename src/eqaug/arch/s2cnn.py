@@ -93,16 +93,26 @@ def s2cnn_spec_from_choices(
     raise ValueError(f"task={task!r} is not allowed; choose 'seg' or 'cls'")
 
 
+def draw_depth_and_bottleneck(
+    rng: random.Random, bandwidth: int, depth_max: int, max_channels: tuple[int, int]
+) -> tuple[int, int | None, int | None]:
+    """The draws shared by the spherical families: ``(depth, bottleneck bandlimit, max channels)``, in this
+    order; ``(depth, None, None)`` when no bottleneck fits below ``bandwidth - depth``."""
+    depth = rng.randint(1, depth_max)
+    hi = min(BOTTLENECK_BANDLIMIT[1], bandwidth - depth)
+    if hi < BOTTLENECK_BANDLIMIT[0]:
+        return depth, None, None
+    bottleneck = rng.randint(BOTTLENECK_BANDLIMIT[0], hi)
+    return depth, bottleneck, rng.randint(*max_channels)
+
+
 def draw_s2cnn(
     rng: random.Random, task: str, bandwidth: int, n_classes: int, depth_max: int, name: str = "s2cnn"
 ) -> tuple[S2CNNSegSpec | S2CNNClsSpec | None, dict[str, Any]]:
     """One random S2CNN (not yet checked against a budget); ``(None, choices)`` if the draw is impossible."""
-    depth = rng.randint(1, depth_max)
-    hi = min(BOTTLENECK_BANDLIMIT[1], bandwidth - depth)
-    if hi < BOTTLENECK_BANDLIMIT[0]:
+    depth, bottleneck, max_channels = draw_depth_and_bottleneck(rng, bandwidth, depth_max, MAX_CHANNELS)
+    if bottleneck is None:
         return None, {"depth": depth}
-    bottleneck = rng.randint(BOTTLENECK_BANDLIMIT[0], hi)
-    max_channels = rng.randint(*MAX_CHANNELS)
     bl = s2cnn_bandlimits(bandwidth, bottleneck, depth)
     layer_inputs = [bandwidth, *bl] if task == "seg" else [bandwidth, *bl[:-1]]
     cap = min(BETA_REF_RANGE[1], min(layer_inputs) / bandwidth)

@@ -10,7 +10,8 @@
 * GSCNN: every bandlimit (``bandlimits``, and ``input_bandlimit``, ``output_bandlimit``, ``hybrid_bandlimit``
   when set) scaled by ``b_new/b_old`` and rounded half up, at least 1 (a classifier's final ``1`` stays 1).
   The weights are per degree, so the count would drop with the bandlimits; the channels are widened by
-  ``f = sqrt(P_full / P_same_channels)`` rounded to 0.1 so that the twin stays comparable in size.
+  ``f = sqrt(P_full / P_same_channels)`` rounded to 0.1 so that the twin stays comparable in size
+  (``widen=False`` keeps the channels: the bandwidth-scaling benchmark, :mod:`eqaug.bench.scaling`).
 """
 
 from __future__ import annotations
@@ -70,8 +71,11 @@ def _n_params(spec: ModelSpec) -> int:
     return sum(p.numel() for p in build_from_spec(spec).parameters())
 
 
-def small_twin(spec: ModelSpec, bandwidth: int = 16, name: str | None = None) -> ModelSpec:
-    """The twin of ``spec`` at input bandwidth ``bandwidth`` (default name ``<name>_small``)."""
+def small_twin(spec: ModelSpec, bandwidth: int = 16, name: str | None = None, widen: bool = True) -> ModelSpec:
+    """The twin of ``spec`` at input bandwidth ``bandwidth`` (default name ``<name>_small``).
+
+    ``widen=False`` keeps a GSCNN's channels (no widening to the full model's parameter count).
+    """
     name = f"{spec.name}_small" if name is None else name
     if isinstance(spec, (CNNSegSpec, CNNClsSpec)):
         return dataclasses.replace(spec, name=name, bandwidth=bandwidth, kernel_sizes=_fit_kernels(spec, bandwidth))
@@ -93,6 +97,8 @@ def small_twin(spec: ModelSpec, bandwidth: int = 16, name: str | None = None) ->
             hybrid_bandlimit=scale(spec.hybrid_bandlimit),
             **extra,
         )
+        if not widen:
+            return narrow
         # the weights are per degree, so fewer degrees mean fewer parameters; widen every generalized layer by
         # f = sqrt(P_full / P_narrow) rounded to 0.1 (the count is about quadratic in the channels) so that the
         # twin stays comparable in size to the full model, as the S2CNN and CNN twins are

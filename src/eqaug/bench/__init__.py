@@ -7,7 +7,10 @@ Modules (one benchmark each, each with a ``main(argv)``; ``python -m eqaug.bench
 * :mod:`~eqaug.bench.data` (``data``) — throughput of the spherical data generator;
 * :mod:`~eqaug.bench.equivariance` (``equivariance``) — equivariance errors of layers and whole models;
 * :mod:`~eqaug.bench.latency` (``latency``) — inference latency and throughput vs batch size (Tables 1–2);
-* :mod:`~eqaug.bench.profiling` (``profile``) — per-layer, per-operator and per-stage time shares (Tables 6–7).
+* :mod:`~eqaug.bench.profiling` (``profile``) — per-layer, per-operator and per-stage time shares (Tables 6–7);
+* :mod:`~eqaug.bench.scaling` (``scaling``) — time per sample against the bandwidth, with fitted exponents;
+* :mod:`~eqaug.bench.gpu_check` (``gpu_check``, ``make gpu-check``) — the GPU path: tests, equivariance, latency,
+  short training runs on a CUDA device (exits 0 with a message where there is none).
 
 Shared by all: :mod:`~eqaug.bench.timing` (one way to time a callable: wall and process CPU time;
 one quantile method, :func:`~eqaug.bench.timing.quartiles`) and :mod:`~eqaug.bench.io` (one JSON

@@ -1,8 +1,8 @@
-"""Run a benchmark: ``python -m eqaug.bench {models,s2cnn,data,equivariance,latency,profile} [options]``.
+"""Run a benchmark: ``python -m eqaug.bench {models,s2cnn,data,equivariance,latency,profile,scaling,gpu_check} [options]``.
 
 ``python -m eqaug.bench <name> --help`` lists a benchmark's options. ``scripts/bench_models.py``,
 ``bench_s2cnn.py``, ``bench_data.py`` and ``equivariance_table.py`` run the first four;
-``python -m eqaug.analysis latency`` / ``profile`` the last two.
+``python -m eqaug.analysis latency`` / ``profile`` the next two; ``make gpu-check`` runs ``gpu_check``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ BENCHMARKS = {
     "equivariance": ("eqaug.bench.equivariance", "equivariance errors of layers and models (table)"),
     "latency": ("eqaug.bench.latency", "inference latency and throughput vs batch size (Tables 1–2)"),
     "profile": ("eqaug.bench.profiling", "per-layer and per-operator profiles (Tables 6–7)"),
+    "scaling": ("eqaug.bench.scaling", "time per sample vs bandwidth of every family, with the fitted exponents"),
+    "gpu_check": ("eqaug.bench.gpu_check", "make gpu-check: tests, equivariance, latency and training on a GPU"),
 }
 
 

@@ -3,6 +3,7 @@
 Usage::
 
     python -m eqaug.bench equivariance [--rotations 10] [--inputs 8] [--out results/tables] [--threads 1]
+    python -m eqaug.bench equivariance --device cuda --dtypes float32 ...   # on a GPU (make gpu-check)
     python scripts/equivariance_table.py ...   # the same
 
 For every map ``A`` the relative error ``‖A(R f) − R·A(f)‖ / ‖R·A(f)‖`` is measured for each of ``--inputs``
@@ -50,7 +51,7 @@ from s2cnn import (
 from s2cnn.fft import s2_irfft, so3_irfft
 from s2cnn.testing import random_rotations, random_s2_signal, random_so3_signal
 
-__all__ = ["per_sample_errors", "measure", "build_parser", "main"]
+__all__ = ["per_sample_errors", "measure", "equivariance_rows", "build_parser", "main"]
 
 Map = Callable[[torch.Tensor], torch.Tensor]
 #: a rotation of a signal: ``rot(t, α, β, γ)``
@@ -103,13 +104,14 @@ class _Packed:
 def tp_rows(args: argparse.Namespace, dtype: torch.dtype) -> list[dict[str, Any]]:
     rows = []
     L, C = args.tp_L, 4
-    x = random_s2_signal(L, args.inputs, C, dtype=dtype, generator=torch.Generator().manual_seed(0))
+    x = random_s2_signal(L, args.inputs, C, dtype=dtype, generator=torch.Generator().manual_seed(0)).to(_dev(args))
     f = s2_to_generalized(x, L)
     pin = _Packed((1,) * L)
     for kind in ("full", "mst", "rmst"):
         torch.manual_seed(0)
         act = TensorProductActivation((1,) * L, L, mixing=kind)
-        conv = ConstrainedConvolution(C, C, act.out_type, 2).to(dtype)
+        act = act.to(_dev(args))
+        conv = ConstrainedConvolution(C, C, act.out_type, 2).to(device=_dev(args), dtype=dtype)
         pout = _Packed(conv.out_type)
 
         def fn(
@@ -143,16 +145,17 @@ def core_rows(args: argparse.Namespace, dtype: torch.dtype) -> list[dict[str, An
     rows = []
     gen = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
-    s2 = S2Convolution(2, 4, 16, 12, s2_near_identity_grid()).to(dtype)
-    x = random_s2_signal(16, args.inputs, 2, dtype=dtype, generator=gen)
+    dev = _dev(args)
+    s2 = S2Convolution(2, 4, 16, 12, s2_near_identity_grid()).to(device=dev, dtype=dtype)
+    x = random_s2_signal(16, args.inputs, 2, dtype=dtype, generator=gen).to(dev)
     m = measure(s2, x, s2_rotation, so3_rotation, args.rotations, 2)
     rows.append(row("S2Convolution", "b 16→12, 2→4 ch", "SOFT, 24-pt kernel", "—", dtype, *m))
-    so3 = SO3Convolution(2, 4, 12, 10, so3_near_identity_grid()).to(dtype)
-    y = random_so3_signal(12, args.inputs, 2, dtype=dtype, generator=gen)
+    so3 = SO3Convolution(2, 4, 12, 10, so3_near_identity_grid()).to(device=dev, dtype=dtype)
+    y = random_so3_signal(12, args.inputs, 2, dtype=dtype, generator=gen).to(dev)
     m = measure(so3, y, so3_rotation, so3_rotation, args.rotations, 3)
     rows.append(row("SO3Convolution", "b 12→10, 2→4 ch", "SOFT, 192-pt kernel", "—", dtype, *m))
-    to_s2 = SO3ToS2Convolution(2, 4, 10, 16, so3_near_identity_grid()).to(dtype)
-    z = random_so3_signal(10, args.inputs, 2, dtype=dtype, generator=gen)
+    to_s2 = SO3ToS2Convolution(2, 4, 10, 16, so3_near_identity_grid()).to(device=dev, dtype=dtype)
+    z = random_so3_signal(10, args.inputs, 2, dtype=dtype, generator=gen).to(dev)
     m = measure(to_s2, z, so3_rotation, s2_rotation, args.rotations, 4)
     rows.append(row("SO3ToS2Convolution", "b 10→16, 2→4 ch", "SOFT, 192-pt kernel", "—", dtype, *m))
     return rows
@@ -173,22 +176,22 @@ def relu_rows(args: argparse.Namespace, dtype: torch.dtype) -> list[dict[str, An
         def so3_relu(x: torch.Tensor, b: int = b) -> torch.Tensor:
             return so3_irfft(so3_rfft(F.relu(so3_irfft(so3_rfft(x), b)), L), L)
 
-        x = random_s2_signal(L, args.inputs, 1, dtype=dtype, generator=gen)
+        x = random_s2_signal(L, args.inputs, 1, dtype=dtype, generator=gen).to(_dev(args))
         m = measure(s2_relu, x, s2_rotation, s2_rotation, args.rotations, 5)
         rows.append(row("S² ReLU", f"L={L}", f"SOFT b={b}", f"{factor}×", dtype, *m))
-        y = random_so3_signal(L, args.inputs, 1, dtype=dtype, generator=gen)
+        y = random_so3_signal(L, args.inputs, 1, dtype=dtype, generator=gen).to(_dev(args))
         m = measure(so3_relu, y, so3_rotation, so3_rotation, args.rotations, 6)
         rows.append(row("SO(3) ReLU", f"L={L}", f"SOFT b={b}", f"{factor}×", dtype, *m))
     return rows
 
 
-def _prepare(model: torch.nn.Module, b: int, dtype: torch.dtype) -> torch.nn.Module:
-    model = model.to(dtype)
+def _prepare(model: torch.nn.Module, b: int, dtype: torch.dtype, device: torch.device) -> torch.nn.Module:
+    model = model.to(device=device, dtype=dtype)
     gen = torch.Generator().manual_seed(9)
     model.train()
     with torch.no_grad():
         for _ in range(3):
-            model(random_s2_signal(b, 8, 1, dtype=dtype, generator=gen))
+            model(random_s2_signal(b, 8, 1, dtype=dtype, generator=gen).to(device))
     return model.eval()
 
 
@@ -206,7 +209,10 @@ def model_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
         ("gscnn_cls_small", torch.float64, "cls"),
         ("gscnn_seg_small+hybrid", torch.float32, "seg"),
     ]
+    dtypes = _dtypes(args)
     for name, dtype, task in cases:
+        if dtype not in dtypes:
+            continue
         torch.manual_seed(0)
         if name.endswith("+hybrid"):
             spec = dataclasses.replace(as_spec(name.split("+")[0]), hybrid=True, hybrid_features=8, input_bandlimit=13)
@@ -214,13 +220,35 @@ def model_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
         else:
             spec, label = as_spec(name), name
         b = spec.bandwidth
-        model = _prepare(build_model(spec), b, dtype)
-        x = random_s2_signal(b, args.inputs, 1, dtype=dtype, generator=torch.Generator().manual_seed(1))
+        model = _prepare(build_model(spec), b, dtype, _dev(args))
+        x = random_s2_signal(b, args.inputs, 1, dtype=dtype, generator=torch.Generator().manual_seed(1)).to(_dev(args))
         rot_out = s2_rotation if task == "seg" else (lambda t, a, bb, c: t)
         m = measure(model, x, s2_rotation, rot_out, args.rotations, 7)
         grid = f"SOFT b={b}" + ("" if task == "seg" else " (invariance)")
         rows.append(row(f"model {label}", f"b={b}", grid, "—", dtype, *m))
         print(f"  {label} {dtype}: {m[0]:.3g} (max {m[1]:.3g}) in {m[2]:.1f}s", flush=True)
+    return rows
+
+
+def _dev(args: argparse.Namespace) -> torch.device:
+    return torch.device(getattr(args, "device", None) or "cpu")
+
+
+def _dtypes(args: argparse.Namespace) -> tuple[torch.dtype, ...]:
+    names = getattr(args, "dtypes", None) or ("float32", "float64")
+    return tuple(getattr(torch, n) for n in names)
+
+
+def equivariance_rows(args: argparse.Namespace, log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    """Every row of the table for ``args`` (``device``, ``dtypes``, ``rotations``, ``inputs``, ``tp_L``, ``relu_L``,
+    ``skip_models``)."""
+    rows: list[dict[str, Any]] = []
+    for dtype in _dtypes(args):
+        log(f"TP → conv, core layers, ReLUs ({dtype}, {_dev(args)})")
+        rows += tp_rows(args, dtype) + core_rows(args, dtype) + relu_rows(args, dtype)
+    if not args.skip_models:
+        log("whole models")
+        rows += model_rows(args)
     return rows
 
 
@@ -256,6 +284,8 @@ def build_parser(prog: str = "python -m eqaug.bench equivariance") -> argparse.A
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="results/tables")
     p.add_argument("--skip-models", action="store_true")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--dtypes", nargs="+", default=["float32", "float64"], choices=["float32", "float64"])
     return p
 
 
@@ -281,13 +311,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m eqaug.bench equiv
     """Entry point; returns the exit code."""
     args = build_parser(prog).parse_args(argv)
     torch.set_num_threads(args.threads)
-    rows: list[dict[str, Any]] = []
-    for dtype in (torch.float32, torch.float64):
-        print(f"TP → conv, core layers, ReLUs ({dtype})", flush=True)
-        rows += tp_rows(args, dtype) + core_rows(args, dtype) + relu_rows(args, dtype)
-    if not args.skip_models:
-        print("whole models", flush=True)
-        rows += model_rows(args)
+    rows = equivariance_rows(args, log=lambda s: print(s, flush=True))
     frame = pd.DataFrame(rows)
     shown = frame.copy()
     for col in ("mean_rel_error", "max_rel_error"):

@@ -42,6 +42,8 @@ _BUILD_BATCH = 512
 def fingerprint(generator: SphericalGenerator, n: int) -> str:
     """Hex digest identifying the samples ``0 … n−1`` of the generator's split."""
     fields = {k: v for k, v in dataclasses.asdict(generator.spec).items() if k not in _IGNORED_FIELDS}
+    if fields.get("rotation") is None:  # added later: caches written before it keep their key
+        fields.pop("rotation", None)
     pool = hashlib.blake2b(digest_size=16)
     pool.update(np.ascontiguousarray(generator.pool_images).data)
     pool.update(np.ascontiguousarray(generator.pool_labels).data)

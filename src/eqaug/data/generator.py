@@ -9,7 +9,8 @@ with ``SeedSequence([spec.seed, s, i])``. It draws, in this order:
    ``g²`` uniforms → the cells (:mod:`eqaug.data.canvas`);
 3. 4 standard normals → a Haar-random rotation ``R`` (a normalised Gaussian quaternion).
 
-The items are drawn before the rotation, so ``rotate`` and ``rotation_mode`` change only ``R``.
+The items are drawn before the rotation, so ``rotate``, ``rotation`` and ``rotation_mode`` change only
+``R`` (a restricted set maps the same Gaussians, :func:`eqaug.data.rotations.restricted_rotations`).
 With ``rotate=False`` ``R = I``; with ``rotation_mode="per_chunk"`` all samples of a chunk
 ``c = i // chunk_size`` share the rotation drawn from ``SeedSequence([seed, s, c], spawn_key=(1,))``
 (the original generator's behaviour, for fidelity studies).
@@ -30,7 +31,7 @@ import torch
 
 from eqaug.data.canvas import cells_per_side, compose_canvases, default_canvas_size, place_items
 from eqaug.data.projection import render_on_points
-from eqaug.data.rotations import haar_rotations, projection_rotation
+from eqaug.data.rotations import projection_rotation, restricted_rotations
 from eqaug.data.sources import PlanarPools, load_pools
 from eqaug.data.spec import DataSpec
 from s2cnn.grids import s2_points
@@ -129,14 +130,12 @@ class SphericalGenerator:
         pool_indices = np.minimum((uniforms[:, :k] * pool_size).astype(np.int64), pool_size - 1)
         offsets = uniforms[:, k : 3 * k].reshape(-1, k, 2)
         tops, lefts = place_items(uniforms[:, 3 * k :], offsets, self.canvas_size)
-        if not spec.rotate:
-            rotations = np.broadcast_to(np.eye(3), (len(indices), 3, 3)).copy()
-        elif spec.rotation_mode == "per_chunk":
+        mode = spec.effective_rotation
+        if mode != "none" and spec.rotation_mode == "per_chunk":
             chunks = indices // spec.chunk_size
             per_chunk = {c: self._chunk_rotation(c) for c in np.unique(chunks).tolist()}
-            rotations = haar_rotations(np.array([per_chunk[c] for c in chunks.tolist()]).reshape(-1, 4))
-        else:
-            rotations = haar_rotations(gaussians)
+            gaussians = np.array([per_chunk[c] for c in chunks.tolist()]).reshape(-1, 4)
+        rotations = restricted_rotations(gaussians, mode)
         return SampleDraw(indices, pool_indices, self.pool_labels[pool_indices], tops, lefts, rotations)
 
     def canvases(self, draw: SampleDraw) -> tuple[np.ndarray, np.ndarray]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Optional
 
 from eqaug.data.canvas import ITEM_SIDE, cells_per_side
+from eqaug.data.rotations import canonical_rotation
 from eqaug.validate import Validator
 
 if TYPE_CHECKING:
@@ -41,7 +42,14 @@ class DataSpec:
     bandwidth : ``b``; the sphere is sampled on the ``2b × 2b`` SOFT grid of ``s2cnn.grids``.
     n_items : items pasted on the canvas (``cls`` needs 1).
     canvas_size : canvas side in pixels (``None``: 28 for one item, else large enough for ``n_items``).
-    rotate : apply an independent Haar-random rotation per sample.
+    rotate : apply an independent Haar-random rotation per sample (shorthand of ``rotation``: ``"so3"`` or
+        ``"none"``).
+    rotation : which rotations augment the data, one per sample (:mod:`eqaug.data.rotations`): ``"none"``,
+        ``"z"`` (about the polar axis), ``"tilt:<degrees>"`` (polar tilt uniform on the cap up to that angle, any
+        azimuth and about-axis angle), ``"polar:<degrees>"`` (exactly that tilt) or ``"so3"`` (Haar).
+        ``None`` (default): ``"so3"`` if ``rotate`` else ``"none"``.  When given it decides, and ``"none"`` /
+        ``"so3"`` are stored as ``rotate`` with ``rotation=None`` (one spelling per dataset, so run keys and
+        cache keys do not depend on which was written).
     projection_point : where the canvas touches the sphere: ``"south_pole"`` or ``"equator"``
         (the grid centre, ``β = π/2, α = π``; App. C.3).
     rotation_mode : ``"per_sample"`` or ``"per_chunk"`` (one rotation per chunk of ``chunk_size``
@@ -63,6 +71,7 @@ class DataSpec:
     n_items: int = 1
     canvas_size: Optional[int] = None
     rotate: bool = True
+    rotation: Optional[str] = None
     projection_point: str = "south_pole"
     rotation_mode: str = "per_sample"
     chunk_size: int = 500
@@ -82,13 +91,13 @@ class DataSpec:
         V.choice("task", self.task, TASKS)
         V.choice("projection_point", self.projection_point, PROJECTION_POINTS)
         V.choice("rotation_mode", self.rotation_mode, ROTATION_MODES)
+        if self.rotation is not None:
+            kind = canonical_rotation(self.rotation)  # raises naming data.rotation and what is allowed
+            self.rotate = kind != "none"
+            self.rotation = None if kind in ("none", "so3") else kind
         V.int_at_least("bandwidth", self.bandwidth, 2)
-        V.int_at_least("n_items", self.n_items, 1)
-        V.int_at_least("chunk_size", self.chunk_size, 1)
-        V.int_at_least("n_train", self.n_train, 0)
-        V.int_at_least("n_val", self.n_val, 0)
-        V.int_at_least("n_test", self.n_test, 0)
-        V.int_at_least("seed", self.seed, 0)
+        V.ints_at_least(1, n_items=self.n_items, chunk_size=self.chunk_size)
+        V.ints_at_least(0, n_train=self.n_train, n_val=self.n_val, n_test=self.n_test, seed=self.seed)
         if self.canvas_size is not None:
             V.int_at_least("canvas_size", self.canvas_size, 28)
             smallest = ITEM_SIDE * cells_per_side(self.n_items)  # the layout's cells must hold an item each
@@ -104,6 +113,11 @@ class DataSpec:
                 f"data.n_items={self.n_items!r} is not allowed with data.task='cls'; classification needs 1 item"
             )
         return self
+
+    @property
+    def effective_rotation(self) -> str:
+        """The rotation set of the samples: ``rotation``, or ``"so3"`` / ``"none"`` from ``rotate``."""
+        return self.rotation or ("so3" if self.rotate else "none")
 
     @classmethod
     def from_config(cls, cfg: DataSpec | Mapping[str, Any] | DictConfig) -> DataSpec:

@@ -9,20 +9,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from eqaug.models import specs as _specs
 from eqaug.models.registry import as_spec, build_model, count_params, load_spec, model_names, spec_from_config
-from eqaug.models.specs import (
-    FAMILIES,
-    CNNClsSpec,
-    CNNSegSpec,
-    GSCNNClsSpec,
-    GSCNNSegSpec,
-    ModelSpec,
-    S2CNNClsSpec,
-    S2CNNSegSpec,
-)
+from eqaug.models.specs import *  # noqa: F403 - the spec classes (listed in __all__ below)
+from eqaug.models.specs import FAMILIES, ModelSpec
 
 if TYPE_CHECKING:
     from torch import nn
+
+#: the model classes, imported on first use (module per class in ``_LAZY``)
+_LAZY_NAMES = (
+    "CNNSegmenter",
+    "CNNClassifier",
+    "S2CNNSegmenter",
+    "S2CNNClassifier",
+    "GSCNNSegmenter",
+    "GSCNNClassifier",
+)
 
 __all__ = [
     "build_model",
@@ -33,27 +36,12 @@ __all__ = [
     "count_params",
     "FAMILIES",
     "ModelSpec",
-    "CNNSegSpec",
-    "CNNClsSpec",
-    "S2CNNSegSpec",
-    "S2CNNClsSpec",
-    "GSCNNSegSpec",
-    "GSCNNClsSpec",
-    "CNNSegmenter",
-    "CNNClassifier",
-    "S2CNNSegmenter",
-    "S2CNNClassifier",
-    "GSCNNSegmenter",
-    "GSCNNClassifier",
+    *(name for name in _specs.__all__ if name.endswith("Spec") and name != "ModelSpec"),
+    *_LAZY_NAMES,
 ]
 
 _LAZY = {
-    "CNNSegmenter": "eqaug.models.cnn",
-    "CNNClassifier": "eqaug.models.cnn",
-    "S2CNNSegmenter": "eqaug.models.s2cnn",
-    "S2CNNClassifier": "eqaug.models.s2cnn",
-    "GSCNNSegmenter": "eqaug.models.gscnn",
-    "GSCNNClassifier": "eqaug.models.gscnn",
+    name: f"eqaug.models.{name.removesuffix('Segmenter').removesuffix('Classifier').lower()}" for name in _LAZY_NAMES
 }
 
 

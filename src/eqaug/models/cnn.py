@@ -2,10 +2,20 @@
 
 Inputs are spherical images on the ``2b × 2b`` SOFT grid, ``[B, C, 2b (β), 2b (α)]``, treated as
 flat images. See :class:`eqaug.models.specs.CNNSegSpec` for the layer conventions and the
-optional circular padding along α.
+optional circular padding along α and pole padding along β (the sphere-aware CNN,
+:class:`eqaug.models.specs.SphereCNNSegSpec`, built by the same modules).
+
+Pole padding. On the SOFT grid ``β_j = π(2j+1)/(4b)`` the great circle through a point of row 0 and
+the north pole continues, past the pole, at colatitude ``β_0, β_1, …`` on the meridian ``α + π``: the
+row at distance ``i ≥ 1`` above row 0 is row ``i − 1`` rolled by half the width. So ``p`` padded rows
+above are rows ``p−1, …, 0`` (reversed) rolled by ``⌊w/2⌋``, and likewise below (south pole); a pad
+wider than the image reflects again (and rolls back). :func:`sphere_pad` builds the padded tensor with
+one index gather; the rows are then padded circularly along α.
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
@@ -14,7 +24,39 @@ from torch import nn
 from eqaug.models.head import FCHead
 from eqaug.models.specs import CNNClsSpec, CNNSegSpec
 
-__all__ = ["DownBlock", "UpBlock", "CNNSegmenter", "CNNClassifier"]
+__all__ = ["pole_rows", "sphere_pad", "DownBlock", "UpBlock", "CNNSegmenter", "CNNClassifier"]
+
+
+@lru_cache(maxsize=256)
+def pole_rows(h: int, p: int) -> tuple[tuple[int, ...], tuple[bool, ...]]:
+    """Source row and half-turn flag of each of the ``h + 2p`` rows of an image padded by ``p`` rows across the
+    poles: padded row ``r ∈ [−p, h + p)`` is row ``−1 − r`` (north) or ``2h − 1 − r`` (south) of the other
+    half of the sphere (flag ``True``: rolled by half the width), reflected again while out of range."""
+    rows, flips = [], []
+    for r in range(-p, h + p):
+        flip = False
+        while not 0 <= r < h:
+            r = -1 - r if r < 0 else 2 * h - 1 - r
+            flip = not flip
+        rows.append(r)
+        flips.append(flip)
+    return tuple(rows), tuple(flips)
+
+
+def sphere_pad(x: torch.Tensor, p_beta: int, p_alpha: int) -> torch.Tensor:
+    """Pad ``x [..., h, w]`` by ``p_beta`` rows across the poles and ``p_alpha`` columns circularly along α."""
+    if p_beta:
+        h, w = x.shape[-2], x.shape[-1]
+        rows, flips = pole_rows(h, p_beta)
+        # rows 0..h-1: x itself; rows h..2h-1: x at longitude + π (rolled by half the width)
+        both = torch.cat([x, torch.roll(x, w // 2, dims=-1)], dim=-2)
+        idx = torch.tensor([r + h * f for r, f in zip(rows, flips)], device=x.device)
+        x = both.index_select(-2, idx)
+    if p_alpha:
+        w = x.shape[-1]
+        idx = torch.arange(-p_alpha, w + p_alpha, device=x.device) % w
+        x = x.index_select(-1, idx)
+    return x
 
 
 class DownBlock(nn.Module):
@@ -26,16 +68,22 @@ class DownBlock(nn.Module):
     k, s : kernel size and stride.
     skip : add the max-pool skip branch.
     circular : pad the input circularly along α (last axis) by ``(k−1)/2`` on each side first.
+    pole : also pad the rows (β) by ``(k−1)/2`` across the poles (:func:`sphere_pad`; needs ``circular``).
     """
 
-    def __init__(self, c_in: int, c_out: int, k: int, s: int, skip: bool, circular: bool = False) -> None:
+    def __init__(
+        self, c_in: int, c_out: int, k: int, s: int, skip: bool, circular: bool = False, pole: bool = False
+    ) -> None:
         super().__init__()
         self.pad = (k - 1) // 2 if circular else 0
+        self.pad_beta = (k - 1) // 2 if pole else 0
         self.conv = nn.Conv2d(c_in, c_out, k, s)
         self.skip = nn.Sequential(nn.MaxPool2d(k, s), nn.Conv2d(c_in, c_out, 1)) if skip else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.pad:
+        if self.pad_beta:
+            x = sphere_pad(x, self.pad_beta, self.pad)
+        elif self.pad:
             x = F.pad(x, (self.pad, self.pad, 0, 0), mode="circular")
         y = self.conv(x)
         if self.skip is not None:
@@ -56,6 +104,8 @@ class UpBlock(nn.Module):
         ``q = ⌈(k−1)/(2s)⌉`` on each side, transposed conv, crop ``out_size[1]`` columns starting at
         ``q·s + (k−1)/2`` (with output padding along α when the conv output would be shorter,
         which only happens for ``k < s``).
+    pole : the same along β, with the input's rows padded by ``q`` across the poles
+        (:func:`sphere_pad`; needs ``circular``).
     """
 
     def __init__(
@@ -68,11 +118,13 @@ class UpBlock(nn.Module):
         out_size: tuple[int, int],
         skip: bool,
         circular: bool = False,
+        pole: bool = False,
     ) -> None:
         super().__init__()
         (h_in, w_in), (h_out, w_out) = in_size, out_size
         self.out_size = (h_out, w_out)
-        op_h = h_out - ((h_in - 1) * s + k)
+        if pole and not circular:
+            raise ValueError("pole padding needs circular padding along α")
         if circular:
             self.q = -(-(k - 1) // (2 * s))
             self.crop = self.q * s + (k - 1) // 2
@@ -82,16 +134,24 @@ class UpBlock(nn.Module):
             self.q = 0
             self.crop = 0
             op_w = w_out - ((w_in - 1) * s + k)
+        if pole:
+            op_h = max(0, self.crop + h_out - ((h_in + 2 * self.q - 1) * s + k))
+        else:
+            op_h = h_out - ((h_in - 1) * s + k)
         if not (0 <= op_h < s and 0 <= op_w < s):
             raise ValueError(f"cannot restore size {out_size} from {in_size} with kernel {k} and stride {s}")
         self.circular = circular
+        self.pole = pole
         self.conv = nn.ConvTranspose2d(c_in, c_out, k, s, output_padding=(op_h, op_w))
         self.skip = (
             nn.Sequential(nn.Conv2d(c_in, c_out, 1), nn.Upsample(size=self.out_size, mode="nearest")) if skip else None
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.circular:
+        if self.pole:
+            xp = sphere_pad(x, self.q, self.q) if self.q else x
+            y = self.conv(xp)[..., self.crop : self.crop + self.out_size[0], self.crop : self.crop + self.out_size[1]]
+        elif self.circular:
             xp = F.pad(x, (self.q, self.q, 0, 0), mode="circular") if self.q else x
             y = self.conv(xp)[..., self.crop : self.crop + self.out_size[1]]
         else:
@@ -104,7 +164,15 @@ class UpBlock(nn.Module):
 def _down_blocks(spec: CNNSegSpec | CNNClsSpec) -> nn.ModuleList:
     chans = [spec.in_channels, *spec.features]
     return nn.ModuleList(
-        DownBlock(chans[i], chans[i + 1], k, s, skip=spec.skips and i > 0, circular=spec.circular_padding)
+        DownBlock(
+            chans[i],
+            chans[i + 1],
+            k,
+            s,
+            skip=spec.skips and i > 0,
+            circular=spec.circular_padding,
+            pole=spec.pole_padding,
+        )
         for i, (k, s) in enumerate(zip(spec.kernel_sizes, spec.strides))
     )
 
@@ -136,6 +204,7 @@ class CNNSegmenter(nn.Module):
                     out_size=sizes[i],
                     skip=spec.skips and i > 0,
                     circular=spec.circular_padding,
+                    pole=spec.pole_padding,
                 )
             )
         self.up = nn.ModuleList(up)

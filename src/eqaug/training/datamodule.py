@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from eqaug.data.dataset import make_dataloader
-from eqaug.data.sources import describe_location, fingerprint, load_pools
+from eqaug.data.sources import PlanarPools, describe_location, fingerprint, load_pools
 from eqaug.data.spec import DataSpec
 
 
@@ -37,9 +37,14 @@ class SphericalDataModule(L.LightningDataModule):
         self.seed = seed
         self._pools = None
 
-    def _loader(self, spec: DataSpec, split: str, shuffle: bool = False) -> DataLoader:
+    def pools(self) -> PlanarPools:
+        """The planar pools of the data (loaded once)."""
         if self._pools is None:
             self._pools = load_pools(self.spec.dataset, self.spec.source, self.spec.root)
+        return self._pools
+
+    def _loader(self, spec: DataSpec, split: str, shuffle: bool = False) -> DataLoader:
+        self.pools()
         return make_dataloader(
             spec,
             split,
@@ -72,6 +77,6 @@ class SphericalDataModule(L.LightningDataModule):
     def test_dataloader(self) -> list[DataLoader]:
         """``[rotated, unrotated]`` test sets, in the order of :data:`eqaug.training.module.TEST_SPLITS`."""
         return [
-            self._loader(replace(self.spec, rotate=True), "test"),
-            self._loader(replace(self.spec, rotate=False), "test"),
+            self._loader(replace(self.spec, rotate=True, rotation=None), "test"),
+            self._loader(replace(self.spec, rotate=False, rotation=None), "test"),
         ]

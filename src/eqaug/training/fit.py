@@ -22,6 +22,7 @@ from eqaug.training import records
 from eqaug.training.callbacks import EpochHistory, KillAfterEpoch, KillAfterStep, PatienceEarlyStopping
 from eqaug.training.datamodule import SphericalDataModule
 from eqaug.training.module import TEST_SPLITS, NonFiniteLossError, SphericalTaskModule
+from eqaug.training.robustness import robustness_curve
 from eqaug.training.run_state import _check_checkpoint
 from eqaug.training.schema import TrainConfig
 
@@ -32,6 +33,23 @@ log = logging.getLogger("eqaug.train")
 
 class NoValidationError(RuntimeError):
     """Training ended without a single validation check: nothing was measured."""
+
+
+#: ``trainer.<name>`` settings handed to Lightning's ``Trainer`` under the same name.
+_TRAINER_PASSTHROUGH = (
+    "accelerator",
+    "devices",
+    "strategy",
+    "num_nodes",
+    "precision",
+    "deterministic",
+    "fast_dev_run",
+    "limit_train_batches",
+    "limit_val_batches",
+    "log_every_n_steps",
+    "gradient_clip_val",
+    "enable_progress_bar",
+)
 
 
 def _loggers(typed: TrainConfig, key: str) -> list:
@@ -116,18 +134,7 @@ def _train(typed: TrainConfig, resolved: dict[str, Any], key: str, ckpt_dir: Pat
         max_steps=tc.max_steps,
         val_check_interval=tc.val_check_steps,
         check_val_every_n_epoch=None if tc.val_check_steps else 1,
-        accelerator=tc.accelerator,
-        devices=tc.devices,
-        strategy=tc.strategy,
-        num_nodes=tc.num_nodes,
-        precision=tc.precision,
-        deterministic=tc.deterministic,
-        fast_dev_run=tc.fast_dev_run,
-        limit_train_batches=tc.limit_train_batches,
-        limit_val_batches=tc.limit_val_batches,
-        log_every_n_steps=tc.log_every_n_steps,
-        gradient_clip_val=tc.gradient_clip_val,
-        enable_progress_bar=tc.enable_progress_bar,
+        **{name: getattr(tc, name) for name in _TRAINER_PASSTHROUGH},
         enable_model_summary=False,
         callbacks=callbacks,
         logger=_loggers(typed, key) or False,
@@ -166,6 +173,16 @@ def _train(typed: TrainConfig, resolved: dict[str, Any], key: str, ckpt_dir: Pat
     t_test = time.perf_counter()
     trainer.test(module, datamodule=datamodule, ckpt_path=best_path or None, weights_only=True, verbose=False)
     test_seconds = time.perf_counter() - t_test
+    robustness = None
+    if typed.robustness.enabled:  # the module holds the best checkpoint's weights after testing
+        robustness = robustness_curve(
+            module.model,
+            datamodule.spec,
+            typed.robustness.angles,
+            typed.optim.batch_size,
+            pools=datamodule.pools(),
+            max_batches=1 if tc.fast_dev_run else None,
+        )
 
     throughput = [row["samples_per_second"] for row in rows if row.get("samples_per_second")]
     return {
@@ -183,6 +200,7 @@ def _train(typed: TrainConfig, resolved: dict[str, Any], key: str, ckpt_dir: Pat
             "val": val_best,
             **{split: module.results.get(split) for split in TEST_SPLITS},
         },
+        "robustness": robustness,
         "best_epoch": None if val_best is None else val_best.get("epoch"),
         "best_val_score": None if best_score is None else float(best_score),
         "epochs_run": rows[-1]["epoch"] + 1 if rows else 0,

@@ -1,4 +1,12 @@
-"""The LightningModule shared by segmentation and classification: loss, optimiser, metrics."""
+"""The LightningModule shared by segmentation and classification: loss, optimiser, metrics.
+
+The training step makes no host sync on an accelerator: the loss is summed on the device for the
+validation lines (:meth:`SphericalTaskModule.period_train_loss`, read at each validation check) and for the
+non-finite check (:class:`NonFiniteWatch`, every :data:`ACCELERATOR_CHECK_STEPS` steps); Lightning logs it to
+the loggers every ``trainer.log_every_n_steps`` steps and as an epoch mean. Only on the CPU, where reading a
+value costs nothing, is each step's loss also checked at once and shown in the progress bar (Lightning turns
+progress-bar values into Python numbers after every batch).
+"""
 
 from __future__ import annotations
 
@@ -96,9 +104,18 @@ class SphericalTaskModule(L.LightningModule):
         self.samples_seen = 0
         #: Raises on a non-finite training loss: every step on CPU, every 50 steps on an accelerator.
         self.nonfinite_watch = NonFiniteWatch(every=1)
+        #: Whether the step loss goes to the progress bar (a host sync per step): on CPU only.
+        self.step_loss_in_progress_bar = True
 
     def on_fit_start(self) -> None:
-        self.nonfinite_watch = NonFiniteWatch(every=1 if self.device.type == "cpu" else ACCELERATOR_CHECK_STEPS)
+        self.configure_host_syncs(self.device.type)
+
+    def configure_host_syncs(self, device_type: str) -> None:
+        """Per-step checks on ``"cpu"``; on an accelerator, a non-finite check every :data:`ACCELERATOR_CHECK_STEPS`
+        steps and no step loss in the progress bar, so that no training step waits for the device."""
+        on_cpu = device_type == "cpu"
+        self.nonfinite_watch = NonFiniteWatch(every=1 if on_cpu else ACCELERATOR_CHECK_STEPS)
+        self.step_loss_in_progress_bar = on_cpu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -109,8 +126,15 @@ class SphericalTaskModule(L.LightningModule):
         if self.nan_loss_at_step is not None and self.global_step >= self.nan_loss_at_step:
             loss = loss * float("nan")
         self.nonfinite_watch.update(loss.detach(), self.current_epoch, self.global_step)
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=x.shape[0])
-        self._loss_sum = self._loss_sum + loss.detach()  # no host sync per step
+        self.log(
+            "train/loss",
+            loss,
+            on_step=True,
+            on_epoch=True,
+            prog_bar=self.step_loss_in_progress_bar,
+            batch_size=x.shape[0],
+        )
+        self._loss_sum = self._loss_sum + loss.detach()  # on the device: read at validation checks only
         self._loss_batches += 1
         self.samples_seen += x.shape[0]
         return loss
@@ -119,7 +143,7 @@ class SphericalTaskModule(L.LightningModule):
         self._loss_sum, self._loss_batches = 0.0, 0
 
     def period_train_loss(self) -> float | None:
-        """Mean training loss over the batches since the last validation check."""
+        """Mean training loss over the batches since the last validation check (the one host sync of the sum)."""
         return float(self._loss_sum) / self._loss_batches if self._loss_batches else None
 
     def _eval_step(self, split: str, batch: tuple[torch.Tensor, torch.Tensor]) -> None:

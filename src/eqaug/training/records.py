@@ -31,6 +31,7 @@ from typing import Any
 #: Top-level and nested keys that do not change what a run computes.
 NON_IDENTITY_KEYS = {
     "results_dir",
+    "robustness",
     "study",
     "logger",
     "debug",
@@ -60,6 +61,7 @@ LEGACY_IDENTITY_KEYS = {
 #: that value is left out of the hash, so adding a key never re-keys the runs that did not use it.
 ADDED_KEY_DEFAULTS: dict[str, Any] = {
     "trainer.min_steps": -1,
+    "data.rotation": None,
 }
 
 RECORD_FORMAT = 2
@@ -109,10 +111,18 @@ def run_key(cfg: dict[str, Any]) -> str:
     data, model = cfg["data"], cfg["model"]
     name = model.get("name") or model.get("family", "model")
     items = f"{data['dataset']}{data['n_items']}-{data['task']}"
-    rot = "rot" if data["rotate"] else "unrot"
+    rot = rotation_label(data)
     if data.get("projection_point", "south_pole") != "south_pole":
         rot += f"-{data['projection_point']}"
     return f"{name}__{items}__n{data['n_train']}__{rot}__s{cfg['seed']}__{config_hash(cfg)}"
+
+
+def rotation_label(data: dict[str, Any]) -> str:
+    """The rotation part of a run key: ``rot`` (Haar), ``unrot``, ``rotz``, ``tilt30``, ``polar30``."""
+    rotation = data.get("rotation")
+    if rotation:
+        return "rotz" if rotation == "z" else rotation.replace(":", "")
+    return "rot" if data["rotate"] else "unrot"
 
 
 def record_path(results_dir: str | os.PathLike, study: str, key: str) -> Path:

@@ -129,6 +129,26 @@ class DebugConfig:
     nan_loss_at_step: Optional[int] = None
 
 
+#: Polar tilts (degrees) of the robustness test sets: 0°, 15°, …, 180°.
+ROBUSTNESS_ANGLES = [15.0 * k for k in range(13)]
+
+
+@dataclass
+class RobustnessConfig:
+    """Score against rotation angle (:mod:`eqaug.training.robustness`): after testing, the best checkpoint is
+    also scored on the test items rotated by exactly each polar tilt in ``angles`` (degrees; random azimuth
+    and about-axis angle per sample, seeded; the same items at every angle).  ``enabled=false`` turns it off.
+    Not part of the run key: it adds to what a run reports, not to what it computes."""
+
+    enabled: bool = True
+    angles: list[float] = field(default_factory=lambda: list(ROBUSTNESS_ANGLES))
+
+    def __post_init__(self) -> None:
+        bad = [a for a in self.angles if not 0.0 <= float(a) <= 180.0]
+        if bad:
+            raise _bad("robustness.angles", bad, "every angle must lie in 0..180 degrees")
+
+
 @dataclass
 class TrainConfig:
     """The whole training run. ``seed`` seeds everything (``seed=0`` seeds too).
@@ -148,6 +168,7 @@ class TrainConfig:
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     debug: DebugConfig = field(default_factory=DebugConfig)
+    robustness: RobustnessConfig = field(default_factory=RobustnessConfig)
     seed: int = 0
     study: str = "default"
     results_dir: str = "results"

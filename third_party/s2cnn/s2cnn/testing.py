@@ -41,6 +41,7 @@ __all__ = [
     "random_so3_coeffs",
     "random_s2_signal",
     "random_so3_signal",
+    "random_layer_input",
     "equivariance_error",
     "assert_equivariant",
     "relative_error",
@@ -133,6 +134,17 @@ def random_so3_signal(
     bl = b if band_limit is None else min(band_limit, b)
     c = random_so3_coeffs(bl, *batch, dtype=dtype, generator=generator, decay=decay)
     return so3_irfft(so3_resize(c, bl, half=True), b)
+
+
+def random_layer_input(
+    layer: torch.nn.Module, b: int, batch: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """A random float64 input ``[batch, nfeature_in, grid]`` of ``layer`` on the ``2b``-grid: S² for an
+    ``S2Convolution``, SO(3) otherwise."""
+    from .layers import S2Convolution
+
+    make = random_s2_signal if isinstance(layer, S2Convolution) else random_so3_signal
+    return make(b, batch, layer.nfeature_in, generator=generator)
 
 
 def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:

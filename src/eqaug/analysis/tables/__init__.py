@@ -7,7 +7,8 @@ time-to-threshold table comes from the run records' per-epoch history.
 
 Modules: :mod:`~eqaug.analysis.tables.writer` (Markdown and CSV writing shared by every table),
 :mod:`~eqaug.analysis.tables.latency`, :mod:`~eqaug.analysis.tables.profile`,
-:mod:`~eqaug.analysis.tables.threshold`, :mod:`~eqaug.analysis.tables.params` and
+:mod:`~eqaug.analysis.tables.threshold`, :mod:`~eqaug.analysis.tables.params`,
+:mod:`~eqaug.analysis.tables.scaling` (cost vs bandwidth, from ``results/bench/scaling.json``) and
 :mod:`~eqaug.analysis.tables.study` (one table kind each); their names are re-exported here.
 """
 
@@ -19,6 +20,8 @@ from eqaug.analysis.tables.params import PAPER_PARAMS, params_frame
 from eqaug.analysis.tables.params import write_params_table as write_params_table
 from eqaug.analysis.tables.profile import profile_frames
 from eqaug.analysis.tables.profile import write_profile_tables as write_profile_tables
+from eqaug.analysis.tables.scaling import scaling_frame
+from eqaug.analysis.tables.scaling import write_scaling_tables as write_scaling_tables
 from eqaug.analysis.tables.study import study_frame as study_frame
 from eqaug.analysis.tables.study import write_study_tables as write_study_tables
 from eqaug.analysis.tables.threshold import threshold_frame, threshold_summary
@@ -31,6 +34,7 @@ __all__ = [
     "write_table",
     "latency_frame",
     "profile_frames",
+    "scaling_frame",
     "time_to_threshold",
     "threshold_frame",
     "threshold_summary",

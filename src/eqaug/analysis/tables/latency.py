@@ -46,8 +46,14 @@ def latency_frame(payload: dict[str, Any]) -> pd.DataFrame:
     return frame.drop(columns="_eq").reset_index(drop=True)
 
 
-def write_latency_tables(payload: dict[str, Any], out_dir: str | os.PathLike) -> list[Path]:
-    """``latency.{md,csv}`` from a latency payload."""
+def write_latency_tables(
+    payload: dict[str, Any],
+    out_dir: str | os.PathLike,
+    name: str = "latency",
+    title: str = "Inference latency and throughput vs batch size",
+    made_by: str = "Made by `python -m eqaug.analysis latency` (`make bench`).",
+) -> list[Path]:
+    """``<name>.{md,csv}`` (default ``latency``) from a latency payload."""
     frame = latency_frame(payload)
     meta = payload.get("meta", {})
     notes = [
@@ -56,7 +62,7 @@ def write_latency_tables(payload: dict[str, Any], out_dir: str | os.PathLike) ->
         f"`blocked_autorange(min_run_time={meta.get('min_run_time')})` after {meta.get('warmup')} warm-up calls); "
         "throughput = batch / median latency. Gerken et al. 2022 Tables 1–2 report the same on a GPU.",
         _meta_note(meta),
-        "Made by `python -m eqaug.analysis latency` (`make bench`).",
+        made_by,
     ]
     digits = {"latency_ms": 2, "iqr_ms": 2, "ms_per_sample": 2, "throughput_per_s": 1}
-    return write_table(frame, out_dir, "latency", "Inference latency and throughput vs batch size", notes, digits)
+    return write_table(frame, out_dir, name, title, notes, digits)

@@ -59,7 +59,7 @@ def threshold_frame(records: list[dict[str, Any]], targets: dict[str, list[float
                     "study": rec.get("study"),
                     "model": model.get("name"),
                     "family": model.get("family"),
-                    "regime": regime_label(data.get("rotate")),
+                    "regime": regime_label(data.get("rotate"), data.get("rotation")),
                     "n_train": data.get("n_train"),
                     "seed": cfg.get("seed"),
                     "metric": monitor,

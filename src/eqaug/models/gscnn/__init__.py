@@ -15,28 +15,17 @@ Modules (each states its mathematics once):
 
 from __future__ import annotations
 
+from eqaug.models.gscnn import convolution
 from eqaug.models.gscnn.activation import TensorProductActivation
 from eqaug.models.gscnn.clebsch_gordan import cg_exact, clebsch_gordan
-from eqaug.models.gscnn.convolution import (
-    ChannelwiseConvolution,
-    ConstrainedConvolution,
-    CrossChannelConvolution,
-    EquivariantBatchNorm,
-    EquivariantLayerNorm,
-    UniformConvolution,
-)
+from eqaug.models.gscnn.convolution import *  # noqa: F403 - the convolutions and norms, as listed in its __all__
 from eqaug.models.gscnn.layers import GeneralizedLayer
 from eqaug.models.gscnn.mixing import MixingSet, degree_mixing_set
 from eqaug.models.gscnn.models import GSCNNClassifier, GSCNNSegmenter
 
 __all__ = [
     "TensorProductActivation",
-    "UniformConvolution",
-    "ChannelwiseConvolution",
-    "CrossChannelConvolution",
-    "ConstrainedConvolution",
-    "EquivariantBatchNorm",
-    "EquivariantLayerNorm",
+    *(name for name in convolution.__all__ if name != "constrained_conv_params"),
     "GeneralizedLayer",
     "GSCNNSegmenter",
     "GSCNNClassifier",

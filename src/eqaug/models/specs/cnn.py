@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from eqaug.models.specs.common import V, check_family, fc_params
+from eqaug.models.specs.common import SpecFields, V, check_common, check_family, fc_params
 
-__all__ = ["cnn_sizes", "CNNSegSpec", "CNNClsSpec"]
+__all__ = ["cnn_sizes", "CNNSegSpec", "CNNClsSpec", "SphereCNNSegSpec", "SphereCNNClsSpec"]
 
 
 # --------------------------------------------------------------------------- CNN geometry
 def cnn_sizes(
-    bandwidth: int, kernel_sizes: list[int], strides: list[int], circular_padding: bool = False
+    bandwidth: int,
+    kernel_sizes: list[int],
+    strides: list[int],
+    circular_padding: bool = False,
+    pole_padding: bool = False,
 ) -> list[tuple[int, int]]:
     """Spatial sizes ``(height β, width α)`` entering and leaving each down layer of a CNN.
 
@@ -21,6 +25,8 @@ def cnn_sizes(
     kernel_sizes, strides : per down layer.
     circular_padding : pad the α (width) axis circularly by ``k − 1`` before each down conv,
         so its width becomes ``⌈w/s⌉`` (height: ``⌊(h − k)/s⌋ + 1`` as without padding).
+    pole_padding : also pad the β (height) axis by ``k − 1`` rows (across the poles), so the height
+        becomes ``⌈h/s⌉`` like the width.
 
     Returns
     -------
@@ -30,20 +36,25 @@ def cnn_sizes(
     h = w = 2 * bandwidth
     sizes = [(h, w)]
     for k, s in zip(kernel_sizes, strides):
-        h = (h - k) // s + 1 if h >= k else 0
+        if pole_padding:
+            h = -(-h // s)
+        else:
+            h = (h - k) // s + 1 if h >= k else 0
         w = -(-w // s) if circular_padding else ((w - k) // s + 1 if w >= k else 0)
         sizes.append((h, w))
     return sizes
 
 
 def _check_cnn_geometry(spec: CNNSegSpec | CNNClsSpec) -> None:
-    V.int_at_least("bandwidth", spec.bandwidth, 1)
-    V.int_at_least("in_channels", spec.in_channels, 1)
-    V.int_at_least("n_classes", spec.n_classes, 1)
-    V.int_list("features", spec.features, 1)
+    check_common(spec)
     V.int_list("kernel_sizes", spec.kernel_sizes, 1)
     V.int_list("strides", spec.strides, 1)
     V.same_length("features", spec.features, kernel_sizes=spec.kernel_sizes, strides=spec.strides)
+    if spec.pole_padding and not spec.circular_padding:
+        raise ValueError(
+            "model.pole_padding=true is not allowed with model.circular_padding=false; the rows across a pole "
+            "continue at longitude + π, which needs the circular α padding too (set circular_padding: true)"
+        )
     if spec.circular_padding:
         for i, k in enumerate(spec.kernel_sizes):
             if k % 2 == 0:
@@ -51,7 +62,9 @@ def _check_cnn_geometry(spec: CNNSegSpec | CNNClsSpec) -> None:
                     f"model.kernel_sizes[{i}]={k} is not allowed with circular_padding=true; kernels must be odd "
                     "(the α axis is padded by (k−1)/2 on each side)"
                 )
-    sizes = cnn_sizes(spec.bandwidth, spec.kernel_sizes, spec.strides, spec.circular_padding)
+    sizes = spec.sizes()
+    if spec.pole_padding:  # both axes padded: any odd kernel fits
+        return
     for i, k in enumerate(spec.kernel_sizes):
         h, w = sizes[i]
         limit = h if spec.circular_padding else min(h, w)
@@ -75,7 +88,7 @@ def _cnn_down_params(spec: CNNSegSpec | CNNClsSpec, skips: bool) -> int:
 
 
 @dataclass
-class CNNSegSpec:
+class CNNSegSpec(SpecFields):
     """ResNet-like planar CNN segmenter (App. B.1).
 
     Attributes
@@ -95,31 +108,41 @@ class CNNSegSpec:
         axis is never padded. With all strides 1 the network is exactly equivariant to α-rolls;
         with strides, to rolls by multiples of ``∏ s_i`` when every width is divisible by the
         stride applied to it.
+    pole_padding : pad the β axis across the poles too (requires ``circular_padding``; off for the
+        paper's models): each down conv and its max-pool skip see ``(k−1)/2`` extra rows on each
+        side, the rows across the pole: on the SOFT grid ``β_j = π(2j+1)/(4b)`` the row at
+        distance ``i = 1, 2, …`` above row 0 is the point at colatitude ``β_{i−1}`` on the other
+        side of the pole, i.e. row ``i − 1`` rolled by half the width along α (longitude + π), so
+        the top padding is the first ``(k−1)/2`` rows in reversed order rolled by ``⌊w/2⌋``; the
+        same at the bottom (south pole). Each transposed conv pads its input's rows the same way
+        by ``q`` and crops rows as the α logic crops columns. Heights then follow the widths
+        (``⌈h/s⌉``) and any odd kernel fits. The padding commutes with α-rolls, so the roll
+        equivariance above is kept; the network is *not* equivariant to other rotations.
     """
 
     family: str = "cnn_seg"
     name: str = "cnn_seg"
-    bandwidth: int = 50
-    in_channels: int = 1
-    n_classes: int = 11
-    features: list[int] = field(default_factory=list)
     kernel_sizes: list[int] = field(default_factory=list)
     strides: list[int] = field(default_factory=list)
     skips: bool = True
     circular_padding: bool = False
+    pole_padding: bool = False
+
+    #: the family this spec class accepts (a subclass sets its own)
+    _family = "cnn_seg"
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> CNNSegSpec:
         """Raise ``ValueError`` naming the first bad value; return ``self``."""
-        check_family(self, "cnn_seg")
+        check_family(self, self._family)
         _check_cnn_geometry(self)
         return self
 
     def sizes(self) -> list[tuple[int, int]]:
         """``(height, width)`` entering layer 0, then after each down layer."""
-        return cnn_sizes(self.bandwidth, self.kernel_sizes, self.strides, self.circular_padding)
+        return cnn_sizes(self.bandwidth, self.kernel_sizes, self.strides, self.circular_padding, self.pole_padding)
 
     def n_params(self) -> int:
         """Number of trainable parameters (down path, mirrored up path, output layer)."""
@@ -136,14 +159,14 @@ class CNNSegSpec:
 
 
 @dataclass
-class CNNClsSpec:
+class CNNClsSpec(SpecFields):
     """Planar CNN classifier: down layers, global average pooling, fully connected head.
 
     Attributes
     ----------
     family : ``"cnn_cls"``.
-    name, bandwidth, in_channels, features, kernel_sizes, strides, circular_padding : as in
-        :class:`CNNSegSpec` (down path only).
+    name, bandwidth, in_channels, features, kernel_sizes, strides, circular_padding, pole_padding : as
+        in :class:`CNNSegSpec` (down path only).
     n_classes : number of classes (10 for MNIST).
     skips : skip connections over the down layers ``i ≥ 1`` (off in the paper's classifiers).
     fc_features : widths of the hidden fully connected layers; the head is
@@ -153,30 +176,97 @@ class CNNClsSpec:
 
     family: str = "cnn_cls"
     name: str = "cnn_cls"
-    bandwidth: int = 50
-    in_channels: int = 1
     n_classes: int = 10
-    features: list[int] = field(default_factory=list)
     kernel_sizes: list[int] = field(default_factory=list)
     strides: list[int] = field(default_factory=list)
     skips: bool = False
     circular_padding: bool = False
+    pole_padding: bool = False
     fc_features: list[int] = field(default_factory=lambda: [64, 32])
+
+    #: the family this spec class accepts (a subclass sets its own)
+    _family = "cnn_cls"
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> CNNClsSpec:
         """Raise ``ValueError`` naming the first bad value; return ``self``."""
-        check_family(self, "cnn_cls")
+        check_family(self, self._family)
         _check_cnn_geometry(self)
         V.int_list("fc_features", self.fc_features, 1, min_len=0)
         return self
 
     def sizes(self) -> list[tuple[int, int]]:
         """``(height, width)`` entering layer 0, then after each down layer."""
-        return cnn_sizes(self.bandwidth, self.kernel_sizes, self.strides, self.circular_padding)
+        return cnn_sizes(self.bandwidth, self.kernel_sizes, self.strides, self.circular_padding, self.pole_padding)
 
     def n_params(self) -> int:
         """Number of trainable parameters (conv layers + fully connected head with batch norm)."""
         return _cnn_down_params(self, self.skips) + fc_params(self.features[-1], list(self.fc_features), self.n_classes)
+
+
+def _check_sphere(spec: SphereCNNSegSpec | SphereCNNClsSpec) -> None:
+    for key in ("circular_padding", "pole_padding"):
+        if getattr(spec, key) is not True:
+            raise ValueError(
+                f"model.{key}={getattr(spec, key)!r} is not allowed for family {spec.family!r}; the sphere-aware "
+                f"CNN pads circularly along α and across the poles along β, so {key} must be true "
+                f"(use family {spec.family.removeprefix('sph')!r} for a planar CNN)"
+            )
+
+
+@dataclass
+class SphereCNNSegSpec(CNNSegSpec):
+    """Sphere-aware planar CNN segmenter: the :class:`CNNSegSpec` network with ``circular_padding`` and
+    ``pole_padding`` both on (required), so it is exactly equivariant to the grid's longitude rolls (by
+    multiples of ``∏ s_i`` when every size is divisible by its stride) and to nothing more.
+
+    Attributes
+    ----------
+    family : ``"sphcnn_seg"``.
+    name, bandwidth, in_channels, n_classes, features, kernel_sizes, strides, skips : as in
+        :class:`CNNSegSpec`.
+    circular_padding, pole_padding : must be ``true`` (see :class:`CNNSegSpec`).
+    """
+
+    family: str = "sphcnn_seg"
+    name: str = "sphcnn_seg"
+    circular_padding: bool = True
+    pole_padding: bool = True
+
+    _family = "sphcnn_seg"
+
+    def validate(self) -> SphereCNNSegSpec:
+        """Raise ``ValueError`` naming the first bad value; return ``self``."""
+        check_family(self, self._family)
+        _check_sphere(self)
+        return super().validate()
+
+
+@dataclass
+class SphereCNNClsSpec(CNNClsSpec):
+    """Sphere-aware planar CNN classifier: the :class:`CNNClsSpec` network with ``circular_padding`` and
+    ``pole_padding`` both on (required); its global average pooling makes it invariant to the rolls to
+    which the down path is equivariant.
+
+    Attributes
+    ----------
+    family : ``"sphcnn_cls"``.
+    name, bandwidth, in_channels, n_classes, features, kernel_sizes, strides, skips, fc_features : as in
+        :class:`CNNClsSpec`.
+    circular_padding, pole_padding : must be ``true`` (see :class:`CNNSegSpec`).
+    """
+
+    family: str = "sphcnn_cls"
+    name: str = "sphcnn_cls"
+    circular_padding: bool = True
+    pole_padding: bool = True
+
+    _family = "sphcnn_cls"
+
+    def validate(self) -> SphereCNNClsSpec:
+        """Raise ``ValueError`` naming the first bad value; return ``self``."""
+        check_family(self, self._family)
+        _check_sphere(self)
+        return super().validate()

@@ -1,13 +1,34 @@
-"""What the spec modules share: the ``model`` group's validator, the family check, the FC head's count."""
+"""What the spec modules share: the fields every family has, the ``model`` group's validator, the family
+check, the FC head's count."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from eqaug.validate import Validator
 
-__all__ = ["V", "check_family", "fc_params"]
+__all__ = ["V", "SpecFields", "check_common", "check_family", "fc_params"]
 
 #: Checks of ``model.<key>`` values.
 V = Validator("model")
+
+
+@dataclass
+class SpecFields:
+    """The fields of every model spec (documented on each family's spec; families set their defaults)."""
+
+    family: str = ""
+    name: str = ""
+    bandwidth: int = 50
+    in_channels: int = 1
+    n_classes: int = 11
+    features: list[int] = field(default_factory=list)
+
+
+def check_common(spec: SpecFields, min_layers: int = 1) -> None:
+    """The checks every family shares: positive sizes and at least ``min_layers`` positive channel counts."""
+    V.ints_at_least(1, bandwidth=spec.bandwidth, in_channels=spec.in_channels, n_classes=spec.n_classes)
+    V.int_list("features", spec.features, 1, min_len=min_layers)
 
 
 def check_family(spec: object, expected: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from eqaug.models.specs.common import V, check_family, fc_params
+from eqaug.models.specs.common import SpecFields, V, check_common, check_family, fc_params
 from eqaug.models.specs.s2cnn import s2_grid_size
 from eqaug.validate import is_number
 
@@ -17,10 +17,7 @@ GSCNN_NORMS = ("batch", "layer", "none")
 
 
 def _check_gscnn_common(spec: _GSCNNFields, min_layers: int) -> None:
-    V.int_at_least("bandwidth", spec.bandwidth, 1)
-    V.int_at_least("in_channels", spec.in_channels, 1)
-    V.int_at_least("n_classes", spec.n_classes, 1)
-    V.int_list("features", spec.features, 1, min_len=min_layers)
+    check_common(spec, min_layers)
     V.int_list("bandlimits", spec.bandlimits, 1, min_len=min_layers)
     V.same_length("features", spec.features, bandlimits=spec.bandlimits)
     V.int_at_least("tau", spec.tau, 1)
@@ -91,15 +88,11 @@ def _gscnn_body_params(spec: _GSCNNFields, c_last: int | None, tau_last: int | N
 
 
 @dataclass
-class _GSCNNFields:
+class _GSCNNFields(SpecFields):
     """Fields and helpers shared by the two generalized spherical CNN specs (documented on each)."""
 
     family: str = "gscnn_seg"
     name: str = "gscnn_seg"
-    bandwidth: int = 50
-    in_channels: int = 1
-    n_classes: int = 11
-    features: list[int] = field(default_factory=list)
     bandlimits: list[int] = field(default_factory=list)
     input_bandlimit: Optional[int] = None
     tau: int = 1

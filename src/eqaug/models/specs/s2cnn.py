@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Optional
 
-from eqaug.models.specs.common import V, check_family, fc_params
+from eqaug.models.specs.common import SpecFields, V, check_common, check_family, fc_params
 
 __all__ = ["s2_grid_size", "so3_grid_size", "S2CNNSegSpec", "S2CNNClsSpec"]
 
@@ -23,10 +23,7 @@ def so3_grid_size(n_alpha: int, n_beta: int) -> int:
 
 
 def _check_s2cnn_common(spec: S2CNNSegSpec | S2CNNClsSpec) -> None:
-    V.int_at_least("bandwidth", spec.bandwidth, 1)
-    V.int_at_least("in_channels", spec.in_channels, 1)
-    V.int_at_least("n_classes", spec.n_classes, 1)
-    V.int_list("features", spec.features, 1)
+    check_common(spec)
     V.int_list("bandlimits", spec.bandlimits, 1)
     V.same_length("features", spec.features, bandlimits=spec.bandlimits)
     V.int_at_least("kernel_n_alpha", spec.kernel_n_alpha, 1)
@@ -85,15 +82,11 @@ def _s2cnn_conv_params(
 
 
 @dataclass
-class _S2CNNFields:
+class _S2CNNFields(SpecFields):
     """Fields and helpers shared by the two S2CNN specs (documented on each)."""
 
     family: str = "s2cnn_seg"
     name: str = "s2cnn_seg"
-    bandwidth: int = 50
-    in_channels: int = 1
-    n_classes: int = 11
-    features: list[int] = field(default_factory=list)
     bandlimits: list[int] = field(default_factory=list)
     beta_ref: float = 0.1238
     max_betas: Optional[list[float]] = None

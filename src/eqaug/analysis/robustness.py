@@ -1,0 +1,235 @@
+"""Score against rotation angle and against augmentation strength, from the run records.
+
+* ``robustness_<study>``: the main test metric against the polar tilt of the test items (the ``robustness``
+  curve of each record, :mod:`eqaug.training.robustness`), one line per model and training regime, the
+  mean over seeds with a min–max band; the Haar-rotated test score as a marker at the right.
+* ``augstrength_<study>`` (studies in :data:`AUGSTRENGTH_STUDIES`): the score on Haar-rotated test data
+  against the training rotation set (``data.rotation``: none, z, tilt:30, tilt:90, so3), one line per
+  non-equivariant model; the equivariant models as horizontal bands (their training regime in the legend).
+
+:func:`add_missing_curves` computes the curve of finished records that lack it from their best checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from eqaug.analysis.style import display_name, is_equivariant, model_color, regime_label
+from eqaug.analysis.summary import MAIN_METRIC
+
+__all__ = [
+    "AUGSTRENGTH_STUDIES",
+    "ROTATION_ORDER",
+    "robustness_frame",
+    "augstrength_frame",
+    "write_robustness",
+    "add_missing_curves",
+]
+
+#: Studies whose runs vary the training rotation set (figure ``augstrength_<study>``).
+AUGSTRENGTH_STUDIES = ("seg_augstrength_small",)
+#: The training rotation sets from weakest to strongest (x axis of the augmentation-strength figure).
+ROTATION_ORDER = ("unrotated", "z", "tilt:30", "tilt:90", "rotated")
+_ROTATION_TICKS = {"unrotated": "none", "rotated": "so3 (Haar)"}
+
+
+def _identity(record: dict[str, Any]) -> dict[str, Any]:
+    cfg = record.get("config") or {}
+    model, data = cfg.get("model") or {}, cfg.get("data") or {}
+    return {
+        "study": record.get("study"),
+        "model": model.get("name") or model.get("family"),
+        "family": model.get("family"),
+        "regime": regime_label(data.get("rotate"), data.get("rotation")),
+        "seed": cfg.get("seed"),
+        "n_train": data.get("n_train"),
+    }
+
+
+def robustness_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per (finished run with a curve, angle): identity, ``angle``, ``score``, ``haar`` (test_rot score)."""
+    rows = []
+    for record in records:
+        curve = record.get("robustness")
+        if record.get("status") != "finished" or not curve:
+            continue
+        ident = _identity(record)
+        metric = curve["metric"]
+        haar = ((record.get("metrics") or {}).get("test_rot") or {}).get(metric)
+        for angle, score in zip(curve["angles_deg"], curve["scores"]):
+            rows.append({**ident, "metric": metric, "angle": float(angle), "score": float(score), "haar": haar})
+    return pd.DataFrame(rows)
+
+
+def augstrength_frame(records: list[dict[str, Any]], study: str) -> pd.DataFrame:
+    """One row per finished run of ``study``: identity and its Haar-rotated test score."""
+    rows = []
+    for record in records:
+        if record.get("study") != study or record.get("status") != "finished":
+            continue
+        task = record.get("task") or "seg"
+        metric = (record.get("metrics") or {}).get("monitor") or MAIN_METRIC[task]
+        score = ((record.get("metrics") or {}).get("test_rot") or {}).get(metric)
+        if score is not None:
+            rows.append({**_identity(record), "metric": metric, "score": float(score)})
+    return pd.DataFrame(rows)
+
+
+def _series(frame: pd.DataFrame, keys: list[str], x: str) -> pd.DataFrame:
+    return frame.groupby([*keys, x])["score"].agg(["mean", "min", "max", "count"]).reset_index()
+
+
+def _draw_robustness(frame: pd.DataFrame, study: str, out_dir: Path) -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    series = _series(frame, ["model", "family", "regime"], "angle")
+    models = sorted(frame["model"].unique())
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    order = sorted(series.groupby(["model", "family", "regime"]).groups, key=lambda k: (not is_equivariant(k[1]), k))
+    for model, family, regime in order:
+        s = series[(series["model"] == model) & (series["regime"] == regime)]
+        color = model_color(model, family, models)
+        style = "-" if regime in ("unrotated", "?") else "--"
+        seeds = int(s["count"].max())
+        label = f"{display_name(model, family)}, trained {regime} ({seeds} seed{'s' * (seeds != 1)})"
+        ax.plot(s["angle"], s["mean"], style, color=color, marker="o", markersize=3, label=label)
+        ax.fill_between(s["angle"], s["min"], s["max"], color=color, alpha=0.15, linewidth=0)
+        haar = frame[(frame["model"] == model) & (frame["regime"] == regime)].groupby("seed")["haar"].first()
+        if haar.notna().any():
+            ax.plot([202], [haar.mean()], marker="D", color=color, markeredgecolor="k", clip_on=False)
+    ax.set_xticks(list(range(0, 181, 30)) + [202], [*(f"{a}°" for a in range(0, 181, 30)), "Haar"])
+    ax.set_xlabel("polar tilt of the test items away from the training pose")
+    return _finish(fig, ax, frame, out_dir, f"robustness_{study}", "test {}", f"{study}: score against rotation angle")
+
+
+def _draw_augstrength(frame: pd.DataFrame, study: str, out_dir: Path) -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    models = sorted(frame["model"].unique())
+    xs = {r: i for i, r in enumerate(ROTATION_ORDER)}
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for (model, family), runs in frame.groupby(["model", "family"]):
+        color = model_color(model, family, models)
+        if is_equivariant(family):
+            for regime, sub in runs.groupby("regime"):
+                lo, mean, hi = sub["score"].min(), sub["score"].mean(), sub["score"].max()
+                ax.axhspan(lo, hi, color=color, alpha=0.15, linewidth=0)
+                label = f"{display_name(model, family)}, trained {regime} ({len(sub)} seeds)"
+                ax.axhline(mean, color=color, linestyle=":", label=label)
+            continue
+        s = _series(runs[runs["regime"].isin(xs)], ["model"], "regime")
+        s = s.assign(x=s["regime"].map(xs)).sort_values("x")
+        seeds = int(s["count"].max()) if len(s) else 0
+        ax.plot(s["x"], s["mean"], "-o", color=color, label=f"{display_name(model, family)} ({seeds} seeds)")
+        ax.fill_between(s["x"], s["min"], s["max"], color=color, alpha=0.2, linewidth=0)
+    ax.set_xticks(range(len(ROTATION_ORDER)), [_ROTATION_TICKS.get(r, r) for r in ROTATION_ORDER])
+    ax.set_xlabel("rotations of the training data (data.rotation)")
+    title = f"{study}: score against augmentation strength"
+    return _finish(fig, ax, frame, out_dir, f"augstrength_{study}", "{} on Haar-rotated test data", title)
+
+
+def _finish(fig: Any, ax: Any, frame: pd.DataFrame, out_dir: Path, stem: str, ylabel: str, title: str) -> list[Path]:
+    """y label (``ylabel`` formatted with the metric's name), grid, legend, title; save with the runs used."""
+    from eqaug.analysis.figures import BAND_NOTE, METRIC_LABELS, save_figure
+
+    metric = frame["metric"].iloc[0]
+    ax.set_ylabel(ylabel.format(METRIC_LABELS.get(metric, metric)))
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    ax.set_title(f"{title} ({BAND_NOTE})", fontsize=9)
+    sidecar = {
+        "study": frame["study"].iloc[0],
+        "used_runs": sorted(set(zip(frame["model"], frame["regime"], frame["seed"]))),
+    }
+    return save_figure(fig, out_dir, stem, sidecar)
+
+
+def _robustness_table(frame: pd.DataFrame) -> pd.DataFrame:
+    mean = frame.groupby(["model", "regime", "angle"])["score"].mean().unstack("angle")
+    mean.columns = [f"{a:g}°" for a in mean.columns]
+    seeds = frame.groupby(["model", "regime"])["seed"].nunique().rename("seeds")
+    haar = frame.groupby(["model", "regime", "seed"])["haar"].first().groupby(["model", "regime"]).mean()
+    return pd.concat([seeds, mean, haar.rename("Haar")], axis=1).reset_index()
+
+
+def write_robustness(
+    records: list[dict[str, Any]], out_dir: str | os.PathLike, log: Callable[[str], None] = print
+) -> list[Path]:
+    """The robustness figure and table of every study with curves, and the augmentation-strength ones, into
+    ``out_dir/figures`` and ``out_dir/tables``."""
+    from eqaug.analysis.tables import write_table
+
+    figures_dir, tables_dir = Path(out_dir) / "figures", Path(out_dir) / "tables"
+    written: list[Path] = []
+    curves = robustness_frame(records)
+    for study in sorted(curves["study"].unique()) if not curves.empty else []:
+        frame = curves[curves["study"] == study]
+        written += _draw_robustness(frame, study, figures_dir)
+        notes = [
+            "Mean over seeds of the main test metric on the test items tilted by exactly the given polar angle "
+            "(random azimuth and about-axis angle per sample, the same items at every angle; "
+            "eqaug.training.robustness). `Haar`: the run's Haar-rotated test score.",
+        ]
+        table = _robustness_table(frame)
+        written += write_table(
+            table, tables_dir, f"robustness_{study}", f"{study}: score against rotation angle", notes
+        )
+        log(
+            f"wrote robustness_{study} figure and table ({frame[['model', 'regime', 'seed']].drop_duplicates().shape[0]} runs)"
+        )
+    for study in AUGSTRENGTH_STUDIES:
+        frame = augstrength_frame(records, study)
+        if frame.empty:
+            continue
+        written += _draw_augstrength(frame, study, figures_dir)
+        table = frame.groupby(["model", "regime"])["score"].agg(["count", "mean", "min", "max"]).reset_index()
+        table = table.rename(columns={"count": "seeds", "regime": "training rotations"})
+        notes = ["Score on Haar-rotated test data (`test_rot`), over seeds, per training rotation set (data.rotation)."]
+        written += write_table(table, tables_dir, f"augstrength_{study}", f"{study}: score against augmentation", notes)
+        log(f"wrote augstrength_{study} figure and table ({len(frame)} runs)")
+    return written
+
+
+def add_missing_curves(
+    results_dir: str | os.PathLike,
+    studies: list[str] | None = None,
+    angles: list[float] | None = None,
+    batch_size: int = 32,
+    log: Callable[[str], None] = print,
+) -> tuple[int, int]:
+    """Add the ``robustness`` curve to finished records that lack it, from their best checkpoint.
+
+    Returns ``(added, without_checkpoint)``; each record is rewritten atomically.
+    """
+    import torch
+
+    from eqaug.analysis.predictions import find_checkpoint, model_from_checkpoint
+    from eqaug.data.spec import DataSpec
+    from eqaug.training.records import iter_records, write_json_atomic
+    from eqaug.training.robustness import robustness_curve
+    from eqaug.training.schema import ROBUSTNESS_ANGLES
+
+    added = missing = 0
+    for path, record in iter_records(results_dir):
+        if record.get("status") != "finished" or record.get("robustness"):
+            continue
+        if studies and record.get("study") not in studies:
+            continue
+        ckpt = find_checkpoint(record, results_dir)
+        if ckpt is None:
+            missing += 1
+            continue
+        model = model_from_checkpoint(ckpt, record)
+        spec = DataSpec.from_config({**record["config"]["data"], "root": record["config"]["data"].get("root", "data")})
+        with torch.no_grad():
+            record["robustness"] = robustness_curve(model, spec, list(angles or ROBUSTNESS_ANGLES), batch_size)
+        write_json_atomic(path, record)
+        added += 1
+        log(f"robustness of {record['run_key']}: {' '.join(f'{s:.3f}' for s in record['robustness']['scores'])}")
+    return added, missing
