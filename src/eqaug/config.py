@@ -7,8 +7,9 @@ ranges are checked when the config is converted to the dataclasses.
 Resolvers
 ---------
 ``${if_equivariant:<family>,A,B}`` is ``A`` for the equivariant model families (``s2cnn_*``,
-``gscnn_*``) and ``B`` otherwise. The paper's protocol is written with it: equivariant models train
-on unrotated data for up to 200 epochs, the others on rotated data for up to 100.
+``gscnn_*``, ``zonal_*``) and ``B`` otherwise (the sphere-aware CNN ``sphcnn_*`` is equivariant to
+longitude rolls only, so it counts as not equivariant). The paper's protocol is written with it:
+equivariant models train on unrotated data for up to 200 epochs, the others on rotated data for up to 100.
 ``${task_of:<family>}`` is the task of a model family (``"seg"`` or ``"cls"``), so a sweep over
 models of both tasks keeps ``data.task`` consistent with the model.
 ``${tuned_lr:<model name>}`` is the learning rate chosen for that model on validation
@@ -30,13 +31,13 @@ from eqaug.paths import CONF_DIR
 
 __all__ = ["CONF_DIR", "register_configs", "is_equivariant_family", "task_of_family", "tuned_lr"]
 
-EQUIVARIANT_FAMILY_PREFIXES = ("s2cnn", "gscnn")
+EQUIVARIANT_FAMILY_PREFIXES = ("s2cnn", "gscnn", "zonal")
 
 _registered = False
 
 
 def is_equivariant_family(family: str) -> bool:
-    """Whether a model family is rotation equivariant (S2CNN, generalized spherical CNN)."""
+    """Whether a model family is rotation equivariant (S2CNN, generalized spherical CNN, zonal spherical CNN)."""
     return str(family).startswith(EQUIVARIANT_FAMILY_PREFIXES)
 
 

@@ -87,3 +87,18 @@ def test_sample_then_select_end_to_end(tmp_path):
     scores = {Path(k).stem: v for k, v in sel["scores"].items()}
     assert len(scores) == 2 and all(0.0 <= v <= 1.0 for v in scores.values())
     assert Path(sel["best"]).stem == max(scores, key=scores.get)
+
+
+@pytest.mark.parametrize("family", ["zonal", "sphcnn"])
+def test_sample_cli_draws_the_issue_23_families(tmp_path, family, capsys):
+    from eqaug.arch.__main__ import main
+
+    out = tmp_path / "draws"
+    args = [f"family={family}", "task=seg", "budget_min=180000", "budget_max=230000", "n=10", "seed=0", f"+out={out}"]
+    assert main(["sample", *args]) == 0
+    files = sorted(out.glob("*.yaml"))
+    assert len(files) == 10 and len(capsys.readouterr().out.strip().splitlines()) == 10
+    assert f"defaults: [{family}_seg_schema, _self_]" in files[0].read_text()
+    for f in files:
+        spec = as_spec(f)
+        assert spec.family == f"{family}_seg" and 180_000 <= spec.n_params() <= 230_000

@@ -15,6 +15,7 @@ from eqaug.arch import (
     sample,
     spec_to_yaml,
     write_draws,
+    zonal_spec_from_choices,
 )
 from eqaug.arch.cnn import cnn_channels
 from eqaug.arch.s2cnn import draw_s2cnn
@@ -128,3 +129,48 @@ def test_spec_to_yaml_round_trip(tmp_path):
     p = tmp_path / "x.yaml"
     p.write_text(spec_to_yaml(spec))
     assert as_spec(p) == spec
+
+
+# ----------------------------------------------------------------------------------------------- issue 23 families
+@pytest.mark.parametrize(
+    "family, task, b, lo, hi",
+    [
+        ("zonal", "seg", 8, 2_000, 20_000),
+        ("zonal", "cls", 8, 2_000, 20_000),
+        ("zonal", "seg", 50, 180_000, 230_000),
+        ("zonal", "cls", 50, 135_000, 165_000),
+        ("sphcnn", "seg", 8, 2_000, 20_000),
+        ("sphcnn", "cls", 16, 90_000, 120_000),
+    ],
+)
+def test_zonal_and_sphere_cnn_draws_lie_in_budget_and_build(family, task, b, lo, hi):
+    draws = sample(family, task, lo, hi, n=4, seed=0, bandwidth=b)
+    for d in draws:
+        assert lo <= d.spec.n_params() <= hi
+        assert d.spec.family == f"{family}_{task}" and d.spec.bandwidth == b
+        if family == "zonal":
+            assert 2 <= d.spec.n_anchors <= min(d.spec.layer_degrees())
+            assert all(x > y for x, y in zip([b, *d.spec.bandlimits], d.spec.bandlimits[: d.choices["depth"]]))
+        else:
+            assert d.spec.circular_padding and d.spec.pole_padding
+    if b <= 16:
+        assert count_params(build_model(draws[0].spec)) == draws[0].spec.n_params()
+
+
+def test_sphere_cnn_draws_are_the_cnn_draws_with_paddings():
+    cnn = sample("cnn", "seg", 2_000, 20_000, n=3, seed=5, bandwidth=8)
+    sph = sample("sphcnn", "seg", 2_000, 20_000, n=3, seed=5, bandwidth=8)
+    for a, s in zip(cnn, sph):
+        assert (a.spec.features, a.spec.kernel_sizes, a.spec.strides) == (
+            s.spec.features,
+            s.spec.kernel_sizes,
+            s.spec.strides,
+        )
+        assert a.choices == s.choices and a.spec.n_params() == s.spec.n_params()
+
+
+def test_zonal_generator_is_deterministic_given_its_choices():
+    spec = zonal_spec_from_choices("seg", 50, 11, depth=2, bottleneck=20, max_channels=64, n_anchors=4, name="z")
+    assert spec.bandlimits == [35, 20, 35] and spec.features == [16, 64, 16] and spec.n_anchors == 4
+    cls = zonal_spec_from_choices("cls", 16, 10, depth=3, bottleneck=4, max_channels=32, n_anchors=3)
+    assert cls.bandlimits == [12, 8, 4] and cls.features == [16, 24, 32] and len(cls.fc_features) == 2

@@ -15,7 +15,18 @@ from s2cnn.testing import relative_error
 
 torch.set_num_threads(1)
 
-TINY = ["cnn_seg_tiny", "cnn_cls_tiny", "s2cnn_seg_tiny", "s2cnn_cls_tiny", "gscnn_seg_tiny", "gscnn_cls_tiny"]
+TINY = [
+    "cnn_seg_tiny",
+    "cnn_cls_tiny",
+    "s2cnn_seg_tiny",
+    "s2cnn_cls_tiny",
+    "gscnn_seg_tiny",
+    "gscnn_cls_tiny",
+    "sphcnn_seg_tiny",
+    "sphcnn_cls_tiny",
+    "zonal_seg_tiny",
+    "zonal_cls_tiny",
+]
 
 
 @pytest.mark.parametrize("name", TINY)

@@ -56,8 +56,22 @@ PARAMS = {
     "gscnn_cls_small": 135_946,  # channels widened x1.6
     "gscnn_seg_tiny": 2_967,
     "gscnn_cls_tiny": 1_590,
+    # sphere-aware CNNs (circular + pole padding; issue 23): padding adds no parameters
+    "cnn_seg_218k_circ": 218_144,  # = cnn_seg_218k
+    "cnn_seg_218k_circ_small": 237_932,  # = cnn_seg_218k_b16 (its architecture, not a twin of cnn_seg_218k_circ)
+    "sphcnn_seg_tiny": 947,
+    "sphcnn_cls_tiny": 512,
+    # zonal spherical CNNs (Esteves et al. 2018; issue 23): counts independent of the bandlimits
+    "zonal_seg": 197_515,
+    "zonal_seg_small": 197_515,
+    "zonal_cls": 145_888,
+    "zonal_cls_small": 145_888,
+    "zonal_seg_tiny": 217,
+    "zonal_cls_tiny": 316,
 }
-CNN_NAMES = [n for n in PARAMS if n.startswith("cnn")]
+#: ``_small`` configs that are not the :func:`small_twin` of their b = 50 namesake
+NOT_TWINS = {"cnn_seg_218k_circ"}
+CNN_NAMES = [n for n in PARAMS if n.startswith(("cnn", "sphcnn"))]
 S2CNN_NAMES = [n for n in PARAMS if n.startswith("s2cnn")]
 
 
@@ -73,8 +87,8 @@ def test_analytic_param_counts(name):
     assert spec.bandwidth == {"small": 16, "b16": 16, "tiny": 8}.get(name.rsplit("_", 1)[-1], 50)
 
 
-@pytest.mark.parametrize("name", [n for n in PARAMS if n.startswith("gscnn")])
-def test_built_gscnn_param_counts(name):
+@pytest.mark.parametrize("name", [n for n in PARAMS if n.startswith(("gscnn", "zonal"))])
+def test_built_gscnn_and_zonal_param_counts(name):
     assert count_params(build_model(name)) == PARAMS[name]
 
 
@@ -100,7 +114,7 @@ def test_published_architectures():
 
 def test_small_twins_follow_the_rule():
     for name in PARAMS:
-        if not name.endswith(("_small", "_tiny", "_b16")):  # _b16: drawn at b = 16, no b = 50 parent
+        if not name.endswith(("_small", "_tiny", "_b16")) and name not in NOT_TWINS:  # _b16: drawn at b = 16
             assert small_twin(as_spec(name)) == as_spec(name + "_small"), name
     assert as_spec("s2cnn_seg_204k_small").bandlimits == [13, 11, 9, 6, 9, 11, 13]
 
@@ -118,6 +132,10 @@ def test_configs_compose_with_hydra_and_reject_misspelt_keys(tmp_path):
             "s2cnn_cls_150k",
             "gscnn_seg",
             "gscnn_cls_small",
+            "zonal_seg_small",
+            "zonal_cls",
+            "cnn_seg_218k_circ_small",
+            "sphcnn_cls_tiny",
         ):
             cfg = compose(config_name=None, overrides=[f"+model={name}"])
             assert spec_from_config(cfg.model) == as_spec(name)

@@ -67,6 +67,17 @@ def test_rotation_setting_is_in_the_run_key_and_old_keys_stay(compose_train):
         _key(compose_train, ["data.rotation=tilt:999"])
 
 
+def test_pole_padding_added_later_keeps_every_cnn_run_key(compose_train):
+    """``model.pole_padding`` (issue 23) defaults to false and is left out of the key at that value, so the
+    records written before the field existed keep their keys; the sphere-aware CNN's ``true`` is in its key."""
+    _, resolved = to_run_config(compose_train(["model=cnn_seg_tiny", *TINY]))
+    assert resolved["model"]["pole_padding"] is False
+    before = {**resolved, "model": {k: v for k, v in resolved["model"].items() if k != "pole_padding"}}
+    assert records.run_key(with_data_identity(resolved)) == records.run_key(with_data_identity(before))
+    _, sphere = to_run_config(compose_train(["model=sphcnn_seg_tiny", *TINY]))
+    assert records.identity_config(sphere)["model"]["pole_padding"] is True
+
+
 def test_run_key_needs_the_data_identity(compose_train):
     _, resolved = to_run_config(compose_train(["model=cnn_seg_tiny", *TINY]))
     with pytest.raises(records.MissingDataIdentityError, match="data_identity"):

@@ -32,13 +32,13 @@ __all__ = [
 ]
 
 #: Colour map of the known family bases; equivariant ones cool, planar CNNs warm.
-FAMILY_CMAPS = {"s2cnn": "Blues", "gscnn": "Greens", "cnn": "Oranges"}
+FAMILY_CMAPS = {"s2cnn": "Blues", "gscnn": "Greens", "zonal": "Purples", "cnn": "Oranges", "sphcnn": "Reds"}
 #: Colour maps handed out (by a stable hash of the name) to any other family base.
 SPARE_CMAPS = ("Purples", "Reds", "Greys", "YlOrBr", "PuRd", "BuGn")
-FAMILY_MARKERS = {"s2cnn": "o", "gscnn": "D", "cnn": "s"}
+FAMILY_MARKERS = {"s2cnn": "o", "gscnn": "D", "zonal": "^", "cnn": "s", "sphcnn": "v"}
 SPARE_MARKERS = ("^", "v", "P", "X", "*", "h")
 #: Display names of the known family bases.
-FAMILY_LABELS = {"s2cnn": "S2CNN", "gscnn": "GSCNN", "cnn": "CNN"}
+FAMILY_LABELS = {"s2cnn": "S2CNN", "gscnn": "GSCNN", "zonal": "Zonal", "cnn": "CNN", "sphcnn": "Sphere CNN"}
 
 _BUDGET = re.compile(r"(?:^|_)(\d+)([km])(\d*)(?=_|$)")
 

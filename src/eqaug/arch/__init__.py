@@ -7,12 +7,13 @@ budget; ``python -m eqaug.arch sample ... +out=DIR`` writes them as model YAMLs;
 
 from __future__ import annotations
 
-from eqaug.arch.cnn import cnn_spec_from_choices, draw_cnn
+from eqaug.arch.cnn import cnn_spec_from_choices, draw_cnn, draw_sphcnn, sphere_aware
 from eqaug.arch.common import BudgetUnreachableError, Draw, max_depth, spec_to_yaml, write_draws
 from eqaug.arch.gscnn import draw_gscnn, gscnn_spec_from_choices
 from eqaug.arch.s2cnn import draw_s2cnn, s2cnn_spec_from_choices
 from eqaug.arch.sampling import sample
 from eqaug.arch.select import Selection, read_score, select, train_with_cli, training_command
+from eqaug.arch.zonal import draw_zonal, zonal_spec_from_choices
 
 __all__ = [
     "sample",
@@ -24,6 +25,10 @@ __all__ = [
     "draw_cnn",
     "draw_s2cnn",
     "draw_gscnn",
+    "draw_zonal",
+    "draw_sphcnn",
+    "sphere_aware",
+    "zonal_spec_from_choices",
     "gscnn_spec_from_choices",
     "cnn_spec_from_choices",
     "s2cnn_spec_from_choices",

@@ -4,13 +4,14 @@ Usage (arguments are Hydra-style ``key=value`` overrides; ``+key=value`` is acce
 
     python -m eqaug.arch sample family=s2cnn task=seg budget_min=180000 budget_max=230000 n=20 seed=0 +out=DIR
     python -m eqaug.arch sample family=gscnn task=seg budget_min=180000 budget_max=230000 n=20 seed=0 +out=DIR
+    python -m eqaug.arch sample family=zonal task=seg budget_min=180000 budget_max=230000 n=10 seed=0 +out=DIR
     python -m eqaug.arch select dir=DIR [work_dir=DIR/select] [overrides='["trainer.max_epochs=5"]']
 
 ``sample`` writes one model YAML per draw into ``out`` (loadable with ``build_model(path)`` or by
 copying into ``conf/model/``). ``select`` trains every spec in ``dir`` with ``python -m eqaug.train``
 and writes ``<work_dir>/selection.json`` (scores and the best spec).
 
-sample keys: family (cnn|s2cnn|gscnn, required), task (seg|cls, default seg), budget_min, budget_max
+sample keys: family (cnn|s2cnn|gscnn|zonal|sphcnn, required), task (seg|cls, default seg), budget_min, budget_max
 (required), n (20), seed (0), bandwidth (50), n_classes (11 for seg, 10 for cls), max_attempts
 (100000), out (required).
 """

@@ -21,6 +21,11 @@ Procedure (``D = 2b`` is the input image size, ``L`` the depth):
 Classification variant: the same down path (no skips), global average pooling and a head with
 hidden widths ``⌊c_L^{2/3} n^{1/3}⌉, ⌊c_L^{1/3} n^{2/3}⌉`` (geometric interpolation from the
 bottleneck channels ``c_L`` to the ``n`` classes; the paper does not give them).
+
+Sphere-aware CNN (``family=sphcnn``, :func:`draw_sphcnn`): the same draw (same random choices, kernels,
+strides and channels, so the same parameter count), turned into the sphere-aware spec with circular and
+pole padding (:func:`sphere_aware`); its feature maps are then ``⌈d/s⌉`` instead of ``⌊(d − k)/s⌋ + 1``
+on both axes, so its bottleneck is at least the drawn target.
 """
 
 from __future__ import annotations
@@ -29,9 +34,18 @@ import random
 from typing import Any
 
 from eqaug.arch.common import round_half_up
-from eqaug.models.specs import CNNClsSpec, CNNSegSpec
+from eqaug.models.specs import CNNClsSpec, CNNSegSpec, SphereCNNClsSpec, SphereCNNSegSpec
 
-__all__ = ["cnn_targets", "cnn_stride", "cnn_channels", "cnn_fc_features", "cnn_spec_from_choices", "draw_cnn"]
+__all__ = [
+    "cnn_targets",
+    "cnn_stride",
+    "cnn_channels",
+    "cnn_fc_features",
+    "cnn_spec_from_choices",
+    "draw_cnn",
+    "sphere_aware",
+    "draw_sphcnn",
+]
 
 
 def _target_num(size: int, bottleneck: int, depth: int, i: int) -> int:
@@ -127,3 +141,23 @@ def draw_cnn(
         d = (d - k) // s + 1
     spec = cnn_spec_from_choices(task, bandwidth, n_classes, depth, bottleneck, kernels, name=name)
     return spec, {"depth": depth, "bottleneck_size": bottleneck, "kernel_sizes": kernels}
+
+
+def sphere_aware(spec: CNNSegSpec | CNNClsSpec) -> SphereCNNSegSpec | SphereCNNClsSpec:
+    """The sphere-aware twin of a CNN spec: the same fields with circular and pole padding (family ``sphcnn_*``).
+
+    Every kernel must be odd (the padding is ``(k−1)/2`` on each side); the parameter count is unchanged.
+    """
+    cls = SphereCNNSegSpec if isinstance(spec, CNNSegSpec) else SphereCNNClsSpec
+    fields = {f: getattr(spec, f) for f in spec.__dataclass_fields__ if f not in ("family", "name")}
+    fields.update(circular_padding=True, pole_padding=True)
+    name = spec.name if not spec.name.startswith("cnn") else "sph" + spec.name
+    return cls(name=name, **fields)
+
+
+def draw_sphcnn(
+    rng: random.Random, task: str, bandwidth: int, n_classes: int, depth_max: int, name: str = "sphcnn"
+) -> tuple[SphereCNNSegSpec | SphereCNNClsSpec, dict[str, Any]]:
+    """One random sphere-aware CNN: :func:`draw_cnn`'s draw with circular and pole padding."""
+    spec, choices = draw_cnn(rng, task, bandwidth, n_classes, depth_max, name=name)
+    return sphere_aware(spec), choices

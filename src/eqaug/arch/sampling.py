@@ -6,17 +6,20 @@ import dataclasses
 import random
 from typing import TYPE_CHECKING, Any
 
-from eqaug.arch.cnn import draw_cnn
+from eqaug.arch.cnn import draw_cnn, draw_sphcnn
 from eqaug.arch.common import Draw, max_depth, rejection_sample
 from eqaug.arch.gscnn import draw_gscnn
 from eqaug.arch.s2cnn import draw_s2cnn
+from eqaug.arch.zonal import draw_zonal
 
 if TYPE_CHECKING:
     from eqaug.models.specs import ModelSpec
 
 __all__ = ["FAMILIES", "TASKS", "default_n_classes", "sample"]
 
-FAMILIES = ("cnn", "s2cnn", "gscnn")
+#: family → its generator
+DRAWS = {"cnn": draw_cnn, "s2cnn": draw_s2cnn, "gscnn": draw_gscnn, "zonal": draw_zonal, "sphcnn": draw_sphcnn}
+FAMILIES = tuple(DRAWS)
 TASKS = ("seg", "cls")
 
 
@@ -40,7 +43,8 @@ def sample(
 
     Parameters
     ----------
-    family : ``"cnn"``, ``"s2cnn"`` or ``"gscnn"``.
+    family : ``"cnn"``, ``"s2cnn"``, ``"gscnn"``, ``"zonal"`` or ``"sphcnn"`` (the sphere-aware CNN: the CNN
+        generator's draws with circular and pole padding).
     task : ``"seg"`` or ``"cls"``.
     budget_min, budget_max : accepted parameter range (inclusive).
     n : number of architectures.
@@ -61,7 +65,7 @@ def sample(
         raise ValueError(f"bandwidth={bandwidth!r} is not allowed; it must be an integer >= 2")
     n_classes = default_n_classes(task) if n_classes is None else n_classes
     depth_max = max_depth(budget_max)
-    draw = {"cnn": draw_cnn, "s2cnn": draw_s2cnn, "gscnn": draw_gscnn}[family]
+    draw = DRAWS[family]
 
     def draw_one(rng: random.Random) -> tuple[ModelSpec | None, dict[str, Any]]:
         return draw(rng, task, bandwidth, n_classes, depth_max)

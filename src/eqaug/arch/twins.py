@@ -2,11 +2,13 @@
 
 * CNN: the same features, kernels and strides at the new bandwidth; a kernel larger than the
   image entering its layer is replaced by the largest odd kernel that fits (so the parameter
-  count can drop; the named ``_small`` configs record whether this happened).
+  count can drop; the named ``_small`` configs record whether this happened). With ``pole_padding``
+  (the sphere-aware CNN) every odd kernel fits, so the twin is the same network at the new bandwidth.
 * S2CNN: bandlimits scaled by ``b_new/b_old`` and rounded half up, then made strictly decreasing
   (down path) / strictly increasing (up path) and ``≥ 2``; ``beta_ref`` is kept, so
   ``max_beta = beta_ref·π·b_new/b_in(layer)`` is recomputed. Explicit ``max_betas`` are dropped.
   Channels (and so the parameter count) are unchanged.
+* Zonal: bandlimits scaled as for the S2CNN; channels, anchors and head (so the parameter count) unchanged.
 * GSCNN: every bandlimit (``bandlimits``, and ``input_bandlimit``, ``output_bandlimit``, ``hybrid_bandlimit``
   when set) scaled by ``b_new/b_old`` and rounded half up, at least 1 (a classifier's final ``1`` stays 1).
   The weights are per degree, so the count would drop with the bandlimits; the channels are widened by
@@ -28,6 +30,8 @@ from eqaug.models.specs import (
     ModelSpec,
     S2CNNClsSpec,
     S2CNNSegSpec,
+    ZonalClsSpec,
+    ZonalSegSpec,
     cnn_sizes,
 )
 
@@ -57,6 +61,8 @@ def scale_bandlimits(bandlimits: list[int], b_old: int, b_new: int) -> list[int]
 
 def _fit_kernels(spec: CNNSegSpec | CNNClsSpec, bandwidth: int) -> list[int]:
     kernels = list(spec.kernel_sizes)
+    if spec.pole_padding:  # both axes padded: every kernel fits
+        return kernels
     for i in range(len(kernels)):
         h, w = cnn_sizes(bandwidth, kernels, spec.strides, spec.circular_padding)[i]
         limit = h if spec.circular_padding else min(h, w)
@@ -82,6 +88,9 @@ def small_twin(spec: ModelSpec, bandwidth: int = 16, name: str | None = None, wi
     if isinstance(spec, (S2CNNSegSpec, S2CNNClsSpec)):
         bl = scale_bandlimits(list(spec.bandlimits), spec.bandwidth, bandwidth)
         return dataclasses.replace(spec, name=name, bandwidth=bandwidth, bandlimits=bl, max_betas=None)
+    if isinstance(spec, (ZonalSegSpec, ZonalClsSpec)):
+        bl = scale_bandlimits(list(spec.bandlimits), spec.bandwidth, bandwidth)
+        return dataclasses.replace(spec, name=name, bandwidth=bandwidth, bandlimits=bl)
     if isinstance(spec, (GSCNNSegSpec, GSCNNClsSpec)):
 
         def scale(b: int | None) -> int | None:

@@ -1,8 +1,9 @@
-"""Model families of the study: planar CNN, equivariant S2CNN and generalized spherical CNN (GSCNN) models.
+"""Model families of the study: planar CNN (and its sphere-aware variant), equivariant S2CNN, generalized
+spherical CNN (GSCNN) and zonal spherical CNN models.
 
 ``build_model(name_or_spec)`` is the single entry point; ``python -m eqaug.models <name>``
-prints a model and its parameter count. The S2CNN and GSCNN modules are imported lazily (they need
-the ``s2cnn`` core).
+prints a model and its parameter count. The S2CNN, GSCNN and zonal modules are imported lazily (they
+need the ``s2cnn`` core); the sphere-aware CNN (``sphcnn_*``) is built by the CNN classes.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ _LAZY_NAMES = (
     "S2CNNClassifier",
     "GSCNNSegmenter",
     "GSCNNClassifier",
+    "ZonalSegmenter",
+    "ZonalClassifier",
 )
 
 __all__ = [

@@ -105,6 +105,10 @@ MODULE_CLASSES: dict[str, tuple[str, str]] = {
     "s2cnn_cls": ("eqaug.models.s2cnn", "S2CNNClassifier"),
     "gscnn_seg": ("eqaug.models.gscnn", "GSCNNSegmenter"),
     "gscnn_cls": ("eqaug.models.gscnn", "GSCNNClassifier"),
+    "sphcnn_seg": ("eqaug.models.cnn", "CNNSegmenter"),  # the CNN with circular + pole padding
+    "sphcnn_cls": ("eqaug.models.cnn", "CNNClassifier"),
+    "zonal_seg": ("eqaug.models.zonal", "ZonalSegmenter"),
+    "zonal_cls": ("eqaug.models.zonal", "ZonalClassifier"),
 }
 
 

@@ -62,6 +62,7 @@ LEGACY_IDENTITY_KEYS = {
 ADDED_KEY_DEFAULTS: dict[str, Any] = {
     "trainer.min_steps": -1,
     "data.rotation": None,
+    "model.pole_padding": False,
 }
 
 RECORD_FORMAT = 2

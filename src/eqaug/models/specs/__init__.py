@@ -40,15 +40,24 @@ GSCNN (Cobb et al. 2021; :mod:`eqaug.models.gscnn`)
     ``n_classes`` channels of type ``τ_l = 1`` at ``output_bandlimit``, synthesised on the input grid; the
     classifier reads the ``l = 0`` fragments of its last layer into the FC head. A layer's bandlimit may be at
     most ``2 L_in − 1`` (products raise degrees up to ``2(L_in − 1)``).
+Sphere-aware CNN (``sphcnn_*``)
+    The CNN above with ``circular_padding`` (α) and ``pole_padding`` (β, rows across the poles continue at
+    longitude + π) both required: exactly equivariant to longitude rolls, nothing more.
+Zonal spherical CNN (Esteves et al. 2018; :mod:`eqaug.models.zonal`)
+    ``features[i]`` and ``bandlimits[i]`` are the output channels and bandlimit of layer ``i`` (S² → S²,
+    per-degree channel mixing ``W_l``, spectrally smooth through ``n_anchors`` anchors); as for the S2CNN,
+    the segmenter adds an implicit last layer ``features[-1] → n_classes`` back to ``bandwidth``, the
+    classifier pools with the S² quadrature weights into the FC head.
 """
 
 from __future__ import annotations
 
 from typing import Union
 
-from eqaug.models.specs.cnn import CNNClsSpec, CNNSegSpec, cnn_sizes
+from eqaug.models.specs.cnn import CNNClsSpec, CNNSegSpec, SphereCNNClsSpec, SphereCNNSegSpec, cnn_sizes
 from eqaug.models.specs.gscnn import GSCNNClsSpec, GSCNNSegSpec
 from eqaug.models.specs.s2cnn import S2CNNClsSpec, S2CNNSegSpec, s2_grid_size, so3_grid_size
+from eqaug.models.specs.zonal import ZonalClsSpec, ZonalSegSpec
 
 __all__ = [
     "CNNSegSpec",
@@ -57,6 +66,10 @@ __all__ = [
     "S2CNNClsSpec",
     "GSCNNSegSpec",
     "GSCNNClsSpec",
+    "SphereCNNSegSpec",
+    "SphereCNNClsSpec",
+    "ZonalSegSpec",
+    "ZonalClsSpec",
     "ModelSpec",
     "SPEC_CLASSES",
     "FAMILIES",
@@ -65,7 +78,18 @@ __all__ = [
     "so3_grid_size",
 ]
 
-ModelSpec = Union[CNNSegSpec, CNNClsSpec, S2CNNSegSpec, S2CNNClsSpec, GSCNNSegSpec, GSCNNClsSpec]
+ModelSpec = Union[
+    CNNSegSpec,
+    CNNClsSpec,
+    S2CNNSegSpec,
+    S2CNNClsSpec,
+    GSCNNSegSpec,
+    GSCNNClsSpec,
+    SphereCNNSegSpec,
+    SphereCNNClsSpec,
+    ZonalSegSpec,
+    ZonalClsSpec,
+]
 
 #: family name → spec dataclass
 SPEC_CLASSES: dict[str, type] = {
@@ -75,5 +99,9 @@ SPEC_CLASSES: dict[str, type] = {
     "s2cnn_cls": S2CNNClsSpec,
     "gscnn_seg": GSCNNSegSpec,
     "gscnn_cls": GSCNNClsSpec,
+    "sphcnn_seg": SphereCNNSegSpec,
+    "sphcnn_cls": SphereCNNClsSpec,
+    "zonal_seg": ZonalSegSpec,
+    "zonal_cls": ZonalClsSpec,
 }
 FAMILIES = tuple(SPEC_CLASSES)

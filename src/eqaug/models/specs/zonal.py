@@ -1,0 +1,171 @@
+"""Specs of the zonal spherical CNN (Esteves et al. 2018; the layer is in :mod:`eqaug.models.zonal`).
+
+Layer ``i`` maps ``c_in → features[i]`` channels and the bandwidth ``b_in → bandlimits[i]`` (``b_in`` the
+input's ``bandwidth`` for layer 0, ``bandlimits[i-1]`` after); it filters the degrees ``l < L_i`` with
+``L_i = min(b_in, b_out)``. Its per-degree weights ``W_l [c_in, c_out]`` are the linear interpolation of
+``n_anchors`` anchor matrices at evenly spaced degrees ``0 … L_i − 1``, so a layer has
+``n_anchors·c_in·c_out`` weights and ``c_out`` biases whatever its bandlimits; ``n_anchors`` may be at most
+the smallest ``L_i`` (more anchors than degrees would be redundant).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from eqaug.models.specs.common import SpecFields, V, check_common, check_family, fc_params
+
+__all__ = ["ZonalSegSpec", "ZonalClsSpec", "zonal_conv_params"]
+
+
+def zonal_conv_params(c_in: int, c_out: int, n_anchors: int) -> int:
+    """Parameters of one zonal layer: ``n_anchors`` anchor matrices ``[c_in, c_out]`` and ``c_out`` biases."""
+    return n_anchors * c_in * c_out + c_out
+
+
+def _check_zonal(spec: _ZonalFields) -> None:
+    check_common(spec)
+    V.int_list("bandlimits", spec.bandlimits, 1)
+    V.same_length("features", spec.features, bandlimits=spec.bandlimits)
+    for i, b in enumerate(spec.bandlimits):
+        if b > spec.bandwidth:
+            raise ValueError(
+                f"model.bandlimits[{i}]={b} is above the input bandwidth {spec.bandwidth}; "
+                f"bandlimits must lie in 1..{spec.bandwidth}"
+            )
+    V.int_at_least("n_anchors", spec.n_anchors, 1)
+    degrees = spec.layer_degrees()
+    i = degrees.index(min(degrees))
+    if spec.n_anchors > degrees[i]:
+        raise ValueError(
+            f"model.n_anchors={spec.n_anchors} is not allowed; layer {i} filters only the {degrees[i]} degree(s) "
+            f"l < min(b_in, b_out) = {degrees[i]} (bandlimits {list(spec.layer_bandwidths()[i])}), so n_anchors "
+            f"must be at most {degrees[i]} (the smallest number of degrees of any layer)"
+        )
+
+
+@dataclass
+class _ZonalFields(SpecFields):
+    """Fields shared by the two zonal specs (documented on each)."""
+
+    family: str = "zonal_seg"
+    name: str = "zonal_seg"
+    bandlimits: list[int] = field(default_factory=list)
+    n_anchors: int = 4
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def layer_degrees(self) -> list[int]:
+        """Number of degrees ``L = min(b_in, b_out)`` each layer filters."""
+        return [min(b_in, b_out) for b_in, b_out in self.layer_bandwidths()]
+
+    def conv_params(self) -> int:
+        """Parameters of the zonal layers."""
+        return sum(zonal_conv_params(c_in, c_out, self.n_anchors) for c_in, c_out in self.layer_channels())
+
+
+@dataclass
+class ZonalSegSpec(_ZonalFields):
+    """Zonal spherical CNN segmenter (Esteves et al. 2018): S² → S² zonal convolutions, ReLU on the grid.
+
+    Attributes
+    ----------
+    family : ``"zonal_seg"``.
+    name : a label.
+    bandwidth : input ``b`` (input ``[in_channels, 2b, 2b]``); also the output's bandwidth.
+    in_channels : input channels.
+    n_classes : output channels of the final layer (per-pixel logits on the ``2b`` grid).
+    features : output channels of the hidden layers ``0 … n−1``.
+    bandlimits : output bandlimits of the hidden layers; they must first (weakly) decrease (spectral
+        pooling: truncation) and then (weakly) increase (up-sampling: zero-filled degrees), each in
+        ``1 … bandwidth``. A final layer ``features[-1] → n_classes`` returns to ``bandwidth``
+        (``len(features) + 1`` layers; ReLU after all but the last).
+    n_anchors : anchor matrices per layer of the spectrally smooth filters (see the module docstring);
+        at most ``min(b_in, b_out)`` of every layer.
+    """
+
+    @property
+    def n_layers(self) -> int:
+        """Number of zonal layers (hidden layers + the class layer)."""
+        return len(self.features) + 1
+
+    def validate(self) -> ZonalSegSpec:
+        """Raise ``ValueError`` naming the first bad value; return ``self``."""
+        check_family(self, "zonal_seg")
+        V.int_list("features", self.features, 1)
+        V.int_list("bandlimits", self.bandlimits, 1)
+        V.same_length("features", self.features, bandlimits=self.bandlimits)
+        bl = list(self.bandlimits)
+        k = bl.index(min(bl))
+        if any(bl[i + 1] > bl[i] for i in range(k)) or any(bl[i + 1] < bl[i] for i in range(k, len(bl) - 1)):
+            raise ValueError(
+                f"model.bandlimits={bl!r} is not allowed; the bandlimits must first decrease (spectral pooling) "
+                f"and then increase (up-sampling)"
+            )
+        _check_zonal(self)
+        return self
+
+    def layer_bandwidths(self) -> list[tuple[int, int]]:
+        """``(b_in, b_out)`` of every layer."""
+        bs = [self.bandwidth, *self.bandlimits, self.bandwidth]
+        return list(zip(bs[:-1], bs[1:]))
+
+    def layer_channels(self) -> list[tuple[int, int]]:
+        """``(c_in, c_out)`` of every layer."""
+        cs = [self.in_channels, *self.features, self.n_classes]
+        return list(zip(cs[:-1], cs[1:]))
+
+    def n_params(self) -> int:
+        """Number of trainable parameters (``n_anchors·c_in·c_out + c_out`` per layer)."""
+        return self.conv_params()
+
+
+@dataclass
+class ZonalClsSpec(_ZonalFields):
+    """Zonal spherical CNN classifier: zonal layers (ReLU after each), weighted global average pooling (the
+    quadrature of the S² grid, so the pooled features are rotation invariant), fully connected head.
+
+    Attributes
+    ----------
+    family : ``"zonal_cls"``.
+    name, bandwidth, in_channels, n_anchors : as in :class:`ZonalSegSpec`.
+    n_classes : number of classes.
+    features, bandlimits : output channels / bandlimits of every layer; bandlimits must not increase.
+    fc_features : hidden widths of the head ``[Linear → BatchNorm1d → ReLU] × … → Linear``.
+    """
+
+    family: str = "zonal_cls"
+    name: str = "zonal_cls"
+    n_classes: int = 10
+    fc_features: list[int] = field(default_factory=lambda: [64, 32])
+
+    @property
+    def n_layers(self) -> int:
+        """Number of zonal layers."""
+        return len(self.features)
+
+    def validate(self) -> ZonalClsSpec:
+        """Raise ``ValueError`` naming the first bad value; return ``self``."""
+        check_family(self, "zonal_cls")
+        V.int_list("features", self.features, 1)
+        V.int_list("bandlimits", self.bandlimits, 1)
+        bl = list(self.bandlimits)
+        if any(bl[i + 1] > bl[i] for i in range(len(bl) - 1)):
+            raise ValueError(f"model.bandlimits={bl!r} is not allowed; a classifier's bandlimits must not increase")
+        _check_zonal(self)
+        V.int_list("fc_features", self.fc_features, 1, min_len=0)
+        return self
+
+    def layer_bandwidths(self) -> list[tuple[int, int]]:
+        """``(b_in, b_out)`` of every layer."""
+        bs = [self.bandwidth, *self.bandlimits]
+        return list(zip(bs[:-1], bs[1:]))
+
+    def layer_channels(self) -> list[tuple[int, int]]:
+        """``(c_in, c_out)`` of every layer."""
+        cs = [self.in_channels, *self.features]
+        return list(zip(cs[:-1], cs[1:]))
+
+    def n_params(self) -> int:
+        """Number of trainable parameters (zonal layers + fully connected head with batch norm)."""
+        return self.conv_params() + fc_params(self.features[-1], list(self.fc_features), self.n_classes)
