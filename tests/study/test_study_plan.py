@@ -48,7 +48,7 @@ def test_learning_rate_grid_is_one_run_per_family_and_rate():
     # an experiment inherits its parent's sweep: the grid must override every swept key it fixes
     # (a parent's data.n_train sweep once turned 24 runs into 72)
     runs = expected_runs(jobs_of("baselines"))
-    assert len(runs) == 32
+    assert len(runs) == 40  # 6 segmentation and 4 classification models × 4 rates
     assert {cell["data.n_train"] for _, cell in runs} == {10000}
     assert {str(cell["optim.lr"]) for _, cell in runs} == {"0.0003", "0.001", "0.003", "0.01"}
 

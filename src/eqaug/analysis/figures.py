@@ -155,10 +155,11 @@ class FigureResult:
 
 
 def known_models(family: str, seen: list[str] | tuple[str, ...] = ()) -> list[str]:
-    """The models of a family to shade colours against: the named configs ``<family>_*`` and ``seen``."""
-    from eqaug.models import model_names
+    """The models of a family to shade colours against: the named configs ``<family>_*`` of that family (a
+    config named like another family's, e.g. ``cnn_seg_218k_circ`` of ``sphcnn_seg``, is not) and ``seen``."""
+    from eqaug.models import load_spec, model_names
 
-    names = [n for n in model_names() if n.startswith(f"{family}_")]
+    names = [n for n in model_names() if n.startswith(f"{family}_") and load_spec(n).family == family]
     return sorted(set(names) | set(seen))
 
 

@@ -16,7 +16,8 @@ Rows: the GSCNN tensor-product activation followed by the constrained generalize
 reduced MST); the s2cnn core layers; pointwise ReLUs on the S² and SO(3) grids at the minimal grid (``b = L``)
 and 2× oversampled (``b = 2L``: synthesise at ``2L``, ReLU, analyse back to ``L``); whole models at ``b = 16``
 (random weights; batch-norm statistics from three training-mode passes): the CNN segmenter (non-equivariant
-reference), the S2CNN segmenter and the GSCNN segmenter/classifier twins (+ a hybrid GSCNN variant).
+reference), the S2CNN segmenter and the GSCNN segmenter/classifier twins (+ a hybrid GSCNN variant), the zonal
+spherical CNN twins and the sphere-aware CNN (a reference: equivariant to longitude rolls only).
 """
 
 from __future__ import annotations
@@ -208,6 +209,11 @@ def model_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
         ("gscnn_cls_small", torch.float32, "cls"),
         ("gscnn_cls_small", torch.float64, "cls"),
         ("gscnn_seg_small+hybrid", torch.float32, "seg"),
+        ("zonal_seg_small", torch.float32, "seg"),
+        ("zonal_seg_small", torch.float64, "seg"),
+        ("zonal_cls_small", torch.float32, "cls"),
+        ("zonal_cls_small", torch.float64, "cls"),
+        ("cnn_seg_218k_circ_small", torch.float32, "seg"),
     ]
     dtypes = _dtypes(args)
     for name, dtype, task in cases:
