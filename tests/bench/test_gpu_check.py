@@ -69,8 +69,10 @@ def _pytest(env_device: str, *args: str) -> subprocess.CompletedProcess:
 
 def test_eqaug_test_device_selects_the_device_cases():
     """``cpu``: CPU cases only; ``cuda`` (what gpu-check sets) on a machine without a GPU: the CUDA cases fail."""
+    from tests.models.test_model_devices import TINY
+
     collected = _pytest("cpu", "--collect-only")
-    assert "6 tests collected" in collected.stdout and "cuda" not in collected.stdout
+    assert f"{len(TINY)} tests collected" in collected.stdout and "cuda" not in collected.stdout
     required = _pytest("cuda", "-m", "cuda", "-k", "cnn_seg_tiny")
     assert (
         required.returncode == 1 and "EQAUG_TEST_DEVICE=cuda but torch.cuda.is_available() is False" in required.stdout
