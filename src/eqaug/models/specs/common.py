@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from eqaug.validate import Validator
 
-__all__ = ["V", "SpecFields", "check_common", "check_family", "fc_params"]
+__all__ = ["V", "SpecFields", "HourglassLayers", "PyramidLayers", "check_common", "check_family", "fc_params"]
 
 #: Checks of ``model.<key>`` values.
 V = Validator("model")
@@ -23,6 +23,68 @@ class SpecFields:
     in_channels: int = 1
     n_classes: int = 11
     features: list[int] = field(default_factory=list)
+
+
+class HourglassLayers:
+    """Layers of a spectral segmenter: ``bandwidth → bandlimits… → bandwidth``, channels
+    ``in_channels → features… → n_classes`` (hidden layers + the class layer)."""
+
+    @property
+    def n_layers(self) -> int:
+        """Number of layers (hidden layers + the class layer)."""
+        return len(self.features) + 1
+
+    def check_layers(self) -> None:
+        """Positive channels and bandlimits, one per hidden layer, first (weakly) decreasing (down-sampling)
+        then (weakly) increasing (up-sampling)."""
+        V.int_list("features", self.features, 1)
+        V.int_list("bandlimits", self.bandlimits, 1)
+        V.same_length("features", self.features, bandlimits=self.bandlimits)
+        bl = list(self.bandlimits)
+        k = bl.index(min(bl))
+        if any(bl[i + 1] > bl[i] for i in range(k)) or any(bl[i + 1] < bl[i] for i in range(k, len(bl) - 1)):
+            raise ValueError(
+                f"model.bandlimits={bl!r} is not allowed; the bandlimits must first decrease (down-sampling) "
+                f"and then increase (up-sampling)"
+            )
+
+    def layer_bandwidths(self) -> list[tuple[int, int]]:
+        """``(b_in, b_out)`` of every layer."""
+        bs = [self.bandwidth, *self.bandlimits, self.bandwidth]
+        return list(zip(bs[:-1], bs[1:]))
+
+    def layer_channels(self) -> list[tuple[int, int]]:
+        """``(c_in, c_out)`` of every layer."""
+        cs = [self.in_channels, *self.features, self.n_classes]
+        return list(zip(cs[:-1], cs[1:]))
+
+
+class PyramidLayers:
+    """Layers of a spectral classifier: ``bandwidth → bandlimits…`` (not increasing), channels
+    ``in_channels → features…`` (a pooled head follows)."""
+
+    @property
+    def n_layers(self) -> int:
+        """Number of layers."""
+        return len(self.features)
+
+    def check_layers(self) -> None:
+        """Positive channels and bandlimits that never increase."""
+        V.int_list("features", self.features, 1)
+        V.int_list("bandlimits", self.bandlimits, 1)
+        bl = list(self.bandlimits)
+        if any(bl[i + 1] > bl[i] for i in range(len(bl) - 1)):
+            raise ValueError(f"model.bandlimits={bl!r} is not allowed; a classifier's bandlimits must not increase")
+
+    def layer_bandwidths(self) -> list[tuple[int, int]]:
+        """``(b_in, b_out)`` of every layer."""
+        bs = [self.bandwidth, *self.bandlimits]
+        return list(zip(bs[:-1], bs[1:]))
+
+    def layer_channels(self) -> list[tuple[int, int]]:
+        """``(c_in, c_out)`` of every layer."""
+        cs = [self.in_channels, *self.features]
+        return list(zip(cs[:-1], cs[1:]))
 
 
 def check_common(spec: SpecFields, min_layers: int = 1) -> None:

@@ -6,7 +6,15 @@ import math
 from dataclasses import dataclass, field
 from typing import Optional
 
-from eqaug.models.specs.common import SpecFields, V, check_common, check_family, fc_params
+from eqaug.models.specs.common import (
+    HourglassLayers,
+    PyramidLayers,
+    SpecFields,
+    V,
+    check_common,
+    check_family,
+    fc_params,
+)
 
 __all__ = ["s2_grid_size", "so3_grid_size", "S2CNNSegSpec", "S2CNNClsSpec"]
 
@@ -103,7 +111,7 @@ class _S2CNNFields(SpecFields):
 
 
 @dataclass
-class S2CNNSegSpec(_S2CNNFields):
+class S2CNNSegSpec(_S2CNNFields, HourglassLayers):
     """Equivariant S2CNN segmenter (Sec. 3.1, App. B.2): S² → SO(3) → … → SO(3) → S².
 
     Attributes
@@ -126,36 +134,12 @@ class S2CNNSegSpec(_S2CNNFields):
     shortcuts : add ``SO3Shortcut`` skips over the SO(3) → SO(3) layers (off in the paper).
     """
 
-    @property
-    def n_layers(self) -> int:
-        """Number of convolution layers (S² → SO(3), SO(3) → SO(3) …, SO(3) → S²)."""
-        return len(self.features) + 1
-
     def validate(self) -> S2CNNSegSpec:
         """Raise ``ValueError`` naming the first bad value; return ``self``."""
         check_family(self, "s2cnn_seg")
-        V.int_list("features", self.features, 1)
-        V.int_list("bandlimits", self.bandlimits, 1)
-        V.same_length("features", self.features, bandlimits=self.bandlimits)
-        bl = list(self.bandlimits)
-        k = bl.index(min(bl))
-        if any(bl[i + 1] > bl[i] for i in range(k)) or any(bl[i + 1] < bl[i] for i in range(k, len(bl) - 1)):
-            raise ValueError(
-                f"model.bandlimits={bl!r} is not allowed; the bandlimits must first decrease (down-sampling) "
-                f"and then increase (up-sampling)"
-            )
+        self.check_layers()
         _check_s2cnn_common(self)
         return self
-
-    def layer_bandwidths(self) -> list[tuple[int, int]]:
-        """``(b_in, b_out)`` of every layer."""
-        bs = [self.bandwidth, *self.bandlimits, self.bandwidth]
-        return list(zip(bs[:-1], bs[1:]))
-
-    def layer_channels(self) -> list[tuple[int, int]]:
-        """``(c_in, c_out)`` of every layer."""
-        cs = [self.in_channels, *self.features, self.n_classes]
-        return list(zip(cs[:-1], cs[1:]))
 
     def n_params(self) -> int:
         """Number of trainable parameters (kernels ``[c_in, c_out, n_grid]`` + one bias per output channel)."""
@@ -164,7 +148,7 @@ class S2CNNSegSpec(_S2CNNFields):
 
 
 @dataclass
-class S2CNNClsSpec(_S2CNNFields):
+class S2CNNClsSpec(_S2CNNFields, PyramidLayers):
     """Invariant S2CNN classifier: S² → SO(3) → … (down-sampling), ``so3_integrate``, FC head.
 
     Attributes
@@ -184,32 +168,13 @@ class S2CNNClsSpec(_S2CNNFields):
     n_classes: int = 10
     fc_features: list[int] = field(default_factory=lambda: [64, 32])
 
-    @property
-    def n_layers(self) -> int:
-        """Number of convolution layers."""
-        return len(self.features)
-
     def validate(self) -> S2CNNClsSpec:
         """Raise ``ValueError`` naming the first bad value; return ``self``."""
         check_family(self, "s2cnn_cls")
-        V.int_list("features", self.features, 1)
-        V.int_list("bandlimits", self.bandlimits, 1)
-        bl = list(self.bandlimits)
-        if any(bl[i + 1] > bl[i] for i in range(len(bl) - 1)):
-            raise ValueError(f"model.bandlimits={bl!r} is not allowed; a classifier's bandlimits must not increase")
+        self.check_layers()
         _check_s2cnn_common(self)
         V.int_list("fc_features", self.fc_features, 1, min_len=0)
         return self
-
-    def layer_bandwidths(self) -> list[tuple[int, int]]:
-        """``(b_in, b_out)`` of every conv layer."""
-        bs = [self.bandwidth, *self.bandlimits]
-        return list(zip(bs[:-1], bs[1:]))
-
-    def layer_channels(self) -> list[tuple[int, int]]:
-        """``(c_in, c_out)`` of every conv layer."""
-        cs = [self.in_channels, *self.features]
-        return list(zip(cs[:-1], cs[1:]))
 
     def n_params(self) -> int:
         """Number of trainable parameters (conv layers + fully connected head with batch norm)."""

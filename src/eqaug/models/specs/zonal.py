@@ -12,7 +12,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from eqaug.models.specs.common import SpecFields, V, check_common, check_family, fc_params
+from eqaug.models.specs.common import (
+    HourglassLayers,
+    PyramidLayers,
+    SpecFields,
+    V,
+    check_common,
+    check_family,
+    fc_params,
+)
 
 __all__ = ["ZonalSegSpec", "ZonalClsSpec", "zonal_conv_params"]
 
@@ -65,7 +73,7 @@ class _ZonalFields(SpecFields):
 
 
 @dataclass
-class ZonalSegSpec(_ZonalFields):
+class ZonalSegSpec(_ZonalFields, HourglassLayers):
     """Zonal spherical CNN segmenter (Esteves et al. 2018): S² → S² zonal convolutions, ReLU on the grid.
 
     Attributes
@@ -84,36 +92,12 @@ class ZonalSegSpec(_ZonalFields):
         at most ``min(b_in, b_out)`` of every layer.
     """
 
-    @property
-    def n_layers(self) -> int:
-        """Number of zonal layers (hidden layers + the class layer)."""
-        return len(self.features) + 1
-
     def validate(self) -> ZonalSegSpec:
         """Raise ``ValueError`` naming the first bad value; return ``self``."""
         check_family(self, "zonal_seg")
-        V.int_list("features", self.features, 1)
-        V.int_list("bandlimits", self.bandlimits, 1)
-        V.same_length("features", self.features, bandlimits=self.bandlimits)
-        bl = list(self.bandlimits)
-        k = bl.index(min(bl))
-        if any(bl[i + 1] > bl[i] for i in range(k)) or any(bl[i + 1] < bl[i] for i in range(k, len(bl) - 1)):
-            raise ValueError(
-                f"model.bandlimits={bl!r} is not allowed; the bandlimits must first decrease (spectral pooling) "
-                f"and then increase (up-sampling)"
-            )
+        self.check_layers()
         _check_zonal(self)
         return self
-
-    def layer_bandwidths(self) -> list[tuple[int, int]]:
-        """``(b_in, b_out)`` of every layer."""
-        bs = [self.bandwidth, *self.bandlimits, self.bandwidth]
-        return list(zip(bs[:-1], bs[1:]))
-
-    def layer_channels(self) -> list[tuple[int, int]]:
-        """``(c_in, c_out)`` of every layer."""
-        cs = [self.in_channels, *self.features, self.n_classes]
-        return list(zip(cs[:-1], cs[1:]))
 
     def n_params(self) -> int:
         """Number of trainable parameters (``n_anchors·c_in·c_out + c_out`` per layer)."""
@@ -121,7 +105,7 @@ class ZonalSegSpec(_ZonalFields):
 
 
 @dataclass
-class ZonalClsSpec(_ZonalFields):
+class ZonalClsSpec(_ZonalFields, PyramidLayers):
     """Zonal spherical CNN classifier: zonal layers (ReLU after each), weighted global average pooling (the
     quadrature of the S² grid, so the pooled features are rotation invariant), fully connected head.
 
@@ -139,32 +123,13 @@ class ZonalClsSpec(_ZonalFields):
     n_classes: int = 10
     fc_features: list[int] = field(default_factory=lambda: [64, 32])
 
-    @property
-    def n_layers(self) -> int:
-        """Number of zonal layers."""
-        return len(self.features)
-
     def validate(self) -> ZonalClsSpec:
         """Raise ``ValueError`` naming the first bad value; return ``self``."""
         check_family(self, "zonal_cls")
-        V.int_list("features", self.features, 1)
-        V.int_list("bandlimits", self.bandlimits, 1)
-        bl = list(self.bandlimits)
-        if any(bl[i + 1] > bl[i] for i in range(len(bl) - 1)):
-            raise ValueError(f"model.bandlimits={bl!r} is not allowed; a classifier's bandlimits must not increase")
+        self.check_layers()
         _check_zonal(self)
         V.int_list("fc_features", self.fc_features, 1, min_len=0)
         return self
-
-    def layer_bandwidths(self) -> list[tuple[int, int]]:
-        """``(b_in, b_out)`` of every layer."""
-        bs = [self.bandwidth, *self.bandlimits]
-        return list(zip(bs[:-1], bs[1:]))
-
-    def layer_channels(self) -> list[tuple[int, int]]:
-        """``(c_in, c_out)`` of every layer."""
-        cs = [self.in_channels, *self.features]
-        return list(zip(cs[:-1], cs[1:]))
 
     def n_params(self) -> int:
         """Number of trainable parameters (zonal layers + fully connected head with batch norm)."""
