@@ -22,7 +22,8 @@ gather (one ``embedding_bag``) to/from the coefficient layout of the products �
   → [m', n', N, J]`` (positions ``(μ, tα)``, ``(ν, tγ)``, even ``μ``/``ν`` first); the β ``bmm``
   runs over ``(m', ν)`` with the two ``tγ`` as columns (they share a table up to a constant sign,
   applied in the gather).  Synthesis runs backwards, its GEMMs moving the frequencies last and split
-  into even/odd frequencies (:func:`_fold_mm`: half the flops).  No transposing copies at all.
+  into even/odd frequencies when ``FOLD_MIN_K`` allows (:func:`_fold_mm`: half the flops, two more output
+  passes; off by default).  No transposing copies at all.
 * FFT engine (grid → coefficients on SO(3) grids with ``b ≥ FFT_MIN_B``): ``rfftn`` over (α, γ),
   one transposing gather of the needed complex slots ``(m, ν)``, β ``bmm`` with one real table
   ``w_j d^l_{mν}(β_j)`` per slot (half the flops and table bytes of the GEMM engine), de-interleave.
@@ -127,8 +128,12 @@ def _grid_to_rows(
     return rows
 
 
-#: split the synthesis GEMMs of the GEMM engine into even/odd frequencies when ``2L >= FOLD_MIN_K``
-FOLD_MIN_K = 24
+#: split the synthesis GEMMs of the GEMM engine into even/odd frequencies when ``2L >= FOLD_MIN_K``; off by
+#: default: the split halves the GEMM flops but its two output passes (sum and difference) cost more than that
+#: on the benchmark VM (S2CNN 204k, one thread, three launches: forward batch 1 −10 to −12%, forward + backward
+#: batch 8 −5 to −8% without it; ``python -m eqaug.bench fold`` → results/bench/fold_default.json). Kept (and tested) for machines where GEMMs
+#: are slower relative to memory.
+FOLD_MIN_K = 1 << 30
 
 
 def _fold_mm(S: torch.Tensor, M: torch.Tensor, ne: int, out: torch.Tensor, tag: str) -> None:
