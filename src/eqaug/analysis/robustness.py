@@ -207,8 +207,6 @@ def add_missing_curves(
 
     Returns ``(added, without_checkpoint)``; each record is rewritten atomically.
     """
-    import torch
-
     from eqaug.analysis.predictions import find_checkpoint, model_from_checkpoint
     from eqaug.data.spec import DataSpec
     from eqaug.training.records import iter_records, write_json_atomic
@@ -226,9 +224,8 @@ def add_missing_curves(
             missing += 1
             continue
         model = model_from_checkpoint(ckpt, record)
-        spec = DataSpec.from_config({**record["config"]["data"], "root": record["config"]["data"].get("root", "data")})
-        with torch.no_grad():
-            record["robustness"] = robustness_curve(model, spec, list(angles or ROBUSTNESS_ANGLES), batch_size)
+        spec = DataSpec.from_config(record["config"]["data"])  # robustness_curve scores without gradients
+        record["robustness"] = robustness_curve(model, spec, list(angles or ROBUSTNESS_ANGLES), batch_size)
         write_json_atomic(path, record)
         added += 1
         log(f"robustness of {record['run_key']}: {' '.join(f'{s:.3f}' for s in record['robustness']['scores'])}")
