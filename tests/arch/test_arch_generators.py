@@ -21,14 +21,19 @@ from eqaug.arch.cnn import cnn_channels
 from eqaug.arch.s2cnn import draw_s2cnn
 from eqaug.models import CNNClsSpec, S2CNNClsSpec, as_spec, build_model, count_params
 
-CASES = [
-    ("cnn", "seg", 8, 2_000, 20_000),
-    ("cnn", "cls", 8, 2_000, 20_000),
-    ("s2cnn", "seg", 8, 20_000, 60_000),
-    ("s2cnn", "cls", 8, 10_000, 40_000),
-    ("cnn", "seg", 50, 180_000, 230_000),
-    ("s2cnn", "seg", 50, 180_000, 230_000),
-]
+#: (task, bandwidth, budget min, budget max) drawn per family
+BUDGETS = {
+    "cnn": [("seg", 8, 2_000, 20_000), ("cls", 8, 2_000, 20_000), ("seg", 50, 180_000, 230_000)],
+    "s2cnn": [("seg", 8, 20_000, 60_000), ("cls", 8, 10_000, 40_000), ("seg", 50, 180_000, 230_000)],
+    "zonal": [
+        ("seg", 8, 2_000, 20_000),
+        ("cls", 8, 2_000, 20_000),
+        ("seg", 50, 180_000, 230_000),
+        ("cls", 50, 135_000, 165_000),
+    ],
+    "sphcnn": [("seg", 8, 2_000, 20_000), ("cls", 16, 90_000, 120_000)],
+}
+CASES = [(family, *case) for family, cases in BUDGETS.items() for case in cases]
 
 
 @pytest.mark.parametrize("family, task, b, lo, hi", CASES)
@@ -46,9 +51,14 @@ def test_draws_lie_in_budget_and_are_valid(family, task, b, lo, hi, seed):
             down = bl if task == "cls" else bl[: d.choices["depth"]]
             assert all(x > y for x, y in zip([b, *down], down)), bl  # strictly decreasing
             assert 11 <= max(d.spec.features) <= 30
+        if family == "zonal":
+            assert 2 <= d.spec.n_anchors <= min(d.spec.layer_degrees())
+            assert all(x > y for x, y in zip([b, *d.spec.bandlimits], d.spec.bandlimits[: d.choices["depth"]]))
+        if family == "sphcnn":
+            assert d.spec.circular_padding and d.spec.pole_padding
 
 
-@pytest.mark.parametrize("family, task, b, lo, hi", CASES[:4])
+@pytest.mark.parametrize("family, task, b, lo, hi", [c for c in CASES if c[0] in ("cnn", "s2cnn") and c[2] == 8])
 def test_generated_specs_build_with_matching_param_count(family, task, b, lo, hi):
     if family == "s2cnn":
         s2cnn = pytest.importorskip("s2cnn")
@@ -75,9 +85,8 @@ def test_unreachable_budget_is_a_clear_error():
 
 
 def test_s2cnn_generator_reproduces_the_published_204k_model():
-    spec = s2cnn_spec_from_choices(
-        "seg", 50, 11, depth=4, bottleneck=20, max_channels=14, beta_ref=0.12379, name="s2cnn_seg_204k"
-    )
+    choices = {"depth": 4, "bottleneck_bandlimit": 20, "max_channels": 14, "beta_ref": 0.12379}
+    spec = s2cnn_spec_from_choices("seg", 50, 11, choices, name="s2cnn_seg_204k")
     assert spec == as_spec("s2cnn_seg_204k")
 
 
@@ -132,29 +141,10 @@ def test_spec_to_yaml_round_trip(tmp_path):
 
 
 # ----------------------------------------------------------------------------------------------- issue 23 families
-@pytest.mark.parametrize(
-    "family, task, b, lo, hi",
-    [
-        ("zonal", "seg", 8, 2_000, 20_000),
-        ("zonal", "cls", 8, 2_000, 20_000),
-        ("zonal", "seg", 50, 180_000, 230_000),
-        ("zonal", "cls", 50, 135_000, 165_000),
-        ("sphcnn", "seg", 8, 2_000, 20_000),
-        ("sphcnn", "cls", 16, 90_000, 120_000),
-    ],
-)
-def test_zonal_and_sphere_cnn_draws_lie_in_budget_and_build(family, task, b, lo, hi):
-    draws = sample(family, task, lo, hi, n=4, seed=0, bandwidth=b)
-    for d in draws:
-        assert lo <= d.spec.n_params() <= hi
-        assert d.spec.family == f"{family}_{task}" and d.spec.bandwidth == b
-        if family == "zonal":
-            assert 2 <= d.spec.n_anchors <= min(d.spec.layer_degrees())
-            assert all(x > y for x, y in zip([b, *d.spec.bandlimits], d.spec.bandlimits[: d.choices["depth"]]))
-        else:
-            assert d.spec.circular_padding and d.spec.pole_padding
-    if b <= 16:
-        assert count_params(build_model(draws[0].spec)) == draws[0].spec.n_params()
+@pytest.mark.parametrize("family, task, b, lo, hi", [c for c in CASES if c[0] in ("zonal", "sphcnn") and c[2] <= 16])
+def test_zonal_and_sphere_cnn_draws_build_with_matching_param_count(family, task, b, lo, hi):
+    spec = sample(family, task, lo, hi, n=1, seed=0, bandwidth=b)[0].spec
+    assert count_params(build_model(spec)) == spec.n_params()
 
 
 def test_sphere_cnn_draws_are_the_cnn_draws_with_paddings():
@@ -170,7 +160,10 @@ def test_sphere_cnn_draws_are_the_cnn_draws_with_paddings():
 
 
 def test_zonal_generator_is_deterministic_given_its_choices():
-    spec = zonal_spec_from_choices("seg", 50, 11, depth=2, bottleneck=20, max_channels=64, n_anchors=4, name="z")
+    choices = {"depth": 2, "bottleneck_bandlimit": 20, "max_channels": 64, "n_anchors": 4}
+    spec = zonal_spec_from_choices("seg", 50, 11, choices, name="z")
     assert spec.bandlimits == [35, 20, 35] and spec.features == [16, 64, 16] and spec.n_anchors == 4
-    cls = zonal_spec_from_choices("cls", 16, 10, depth=3, bottleneck=4, max_channels=32, n_anchors=3)
+    cls = zonal_spec_from_choices(
+        "cls", 16, 10, {"depth": 3, "bottleneck_bandlimit": 4, "max_channels": 32, "n_anchors": 3}
+    )
     assert cls.bandlimits == [12, 8, 4] and cls.features == [16, 24, 32] and len(cls.fc_features) == 2

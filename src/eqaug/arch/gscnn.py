@@ -20,10 +20,11 @@ invariant layer (bandlimit 1, ``c_max`` channels) and the head of :func:`eqaug.a
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from typing import Any
 
 from eqaug.arch.cnn import cnn_fc_features
-from eqaug.arch.s2cnn import draw_depth_and_bottleneck, s2cnn_bandlimits, s2cnn_channels
+from eqaug.arch.s2cnn import draw_spherical, spherical_layers
 from eqaug.models.specs import GSCNNClsSpec, GSCNNSegSpec
 
 __all__ = ["MIN_CHANNELS", "MAX_CHANNELS", "TAUS", "gscnn_spec_from_choices", "draw_gscnn"]
@@ -36,42 +37,39 @@ TAUS = (1, 2)
 
 
 def gscnn_spec_from_choices(
-    task: str,
-    bandwidth: int,
-    n_classes: int,
-    depth: int,
-    bottleneck: int,
-    max_channels: int,
-    tau: int,
-    name: str = "gscnn",
+    task: str, bandwidth: int, n_classes: int, choices: Mapping[str, Any], name: str = "gscnn"
 ) -> GSCNNSegSpec | GSCNNClsSpec:
-    """The architecture determined by the random choices (deterministic part of the generator)."""
-    bl = s2cnn_bandlimits(bandwidth, bottleneck, depth)
-    ch = s2cnn_channels(max_channels, depth, MIN_CHANNELS)
+    """The architecture determined by the random ``choices`` (``depth``, ``bottleneck_bandlimit``,
+    ``max_channels``, ``tau``: the record of :func:`draw_gscnn`)."""
+    layers = spherical_layers(task, bandwidth, choices, MIN_CHANNELS)
+    tau, c_max = choices["tau"], choices["max_channels"]
     common = dict(name=name, bandwidth=bandwidth, n_classes=n_classes, tau=tau, mixing="rmst", hybrid=False)
     if task == "seg":
-        return GSCNNSegSpec(features=ch + ch[-2::-1], bandlimits=bl + bl[-2::-1], **common)
-    if task == "cls":
-        return GSCNNClsSpec(
-            features=[*ch, max_channels],
-            bandlimits=[*bl, 1],
-            fc_features=cnn_fc_features(max_channels * tau, n_classes),
-            **common,
-        )
-    raise ValueError(f"task={task!r} is not allowed; choose 'seg' or 'cls'")
+        return GSCNNSegSpec(**layers, **common)
+    return GSCNNClsSpec(
+        features=[*layers["features"], c_max],
+        bandlimits=[*layers["bandlimits"], 1],
+        fc_features=cnn_fc_features(c_max * tau, n_classes),
+        **common,
+    )
+
+
+def _draw_tau(rng: random.Random, task: str, bandwidth: int, choices: dict[str, Any]) -> None:
+    choices["tau"] = rng.choice(TAUS)
+
+
+def _gscnn_or_none(
+    task: str, bandwidth: int, n_classes: int, choices: Mapping[str, Any], name: str
+) -> GSCNNSegSpec | GSCNNClsSpec | None:
+    """:func:`gscnn_spec_from_choices`, or ``None`` where the up path rises faster than a layer allows."""
+    try:
+        return gscnn_spec_from_choices(task, bandwidth, n_classes, choices, name=name)
+    except ValueError:
+        return None
 
 
 def draw_gscnn(
     rng: random.Random, task: str, bandwidth: int, n_classes: int, depth_max: int, name: str = "gscnn"
 ) -> tuple[GSCNNSegSpec | GSCNNClsSpec | None, dict[str, Any]]:
     """One random GSCNN (not yet checked against a budget); ``(None, choices)`` if the draw is impossible."""
-    depth, bottleneck, max_channels = draw_depth_and_bottleneck(rng, bandwidth, depth_max, MAX_CHANNELS)
-    if bottleneck is None:
-        return None, {"depth": depth}
-    tau = rng.choice(TAUS)
-    choices = {"depth": depth, "bottleneck_bandlimit": bottleneck, "max_channels": max_channels, "tau": tau}
-    try:
-        spec = gscnn_spec_from_choices(task, bandwidth, n_classes, depth, bottleneck, max_channels, tau, name=name)
-    except ValueError:
-        return None, choices
-    return spec, choices
+    return draw_spherical(rng, task, bandwidth, n_classes, depth_max, name, MAX_CHANNELS, _draw_tau, _gscnn_or_none)

@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from eqaug.arch.cnn import cnn_fc_features
 from eqaug.arch.common import round_half_up
-from eqaug.models.specs import S2CNNClsSpec, S2CNNSegSpec
+from eqaug.models.specs import ModelSpec, S2CNNClsSpec, S2CNNSegSpec
 
 __all__ = [
     "BETA_REF_RANGE",
@@ -38,7 +39,9 @@ __all__ = [
     "MAX_CHANNELS",
     "s2cnn_bandlimits",
     "s2cnn_channels",
+    "spherical_layers",
     "s2cnn_spec_from_choices",
+    "draw_spherical",
     "draw_s2cnn",
 ]
 
@@ -63,61 +66,79 @@ def s2cnn_channels(max_channels: int, depth: int, min_channels: int = MIN_CHANNE
     return [round_half_up(min_channels + (max_channels - min_channels) * i / (depth - 1)) for i in range(depth)]
 
 
-def s2cnn_spec_from_choices(
-    task: str,
-    bandwidth: int,
-    n_classes: int,
-    depth: int,
-    bottleneck: int,
-    max_channels: int,
-    beta_ref: float,
-    name: str = "s2cnn",
-) -> S2CNNSegSpec | S2CNNClsSpec:
-    """The architecture determined by the random choices (deterministic part of the generator)."""
-    bl = s2cnn_bandlimits(bandwidth, bottleneck, depth)
-    ch = s2cnn_channels(max_channels, depth)
+def spherical_layers(
+    task: str, bandwidth: int, choices: Mapping[str, Any], min_channels: int = MIN_CHANNELS
+) -> dict[str, list[int]]:
+    """``features`` and ``bandlimits`` the choices shared by the spherical families give (steps 3–4):
+    the segmenter's hourglass (down path mirrored back up) or the classifier's down path."""
+    bl = s2cnn_bandlimits(bandwidth, choices["bottleneck_bandlimit"], choices["depth"])
+    ch = s2cnn_channels(choices["max_channels"], choices["depth"], min_channels)
     if task == "seg":
-        return S2CNNSegSpec(
-            name=name,
-            bandwidth=bandwidth,
-            n_classes=n_classes,
-            features=ch + ch[-2::-1],
-            bandlimits=bl + bl[-2::-1],
-            beta_ref=beta_ref,
-        )
+        return {"features": ch + ch[-2::-1], "bandlimits": bl + bl[-2::-1]}
     if task == "cls":
-        return S2CNNClsSpec(
-            name=name, bandwidth=bandwidth, n_classes=n_classes, features=ch, bandlimits=bl, beta_ref=beta_ref,
-            fc_features=cnn_fc_features(ch[-1], n_classes),
-        )  # fmt: skip
+        return {"features": ch, "bandlimits": bl}
     raise ValueError(f"task={task!r} is not allowed; choose 'seg' or 'cls'")
 
 
-def draw_depth_and_bottleneck(
+def s2cnn_spec_from_choices(
+    task: str, bandwidth: int, n_classes: int, choices: Mapping[str, Any], name: str = "s2cnn"
+) -> S2CNNSegSpec | S2CNNClsSpec:
+    """The architecture determined by the random ``choices`` (``depth``, ``bottleneck_bandlimit``,
+    ``max_channels``, ``beta_ref``: the record of :func:`draw_s2cnn`)."""
+    layers = spherical_layers(task, bandwidth, choices)
+    common = dict(name=name, bandwidth=bandwidth, n_classes=n_classes, beta_ref=choices["beta_ref"], **layers)
+    if task == "seg":
+        return S2CNNSegSpec(**common)
+    return S2CNNClsSpec(fc_features=cnn_fc_features(layers["features"][-1], n_classes), **common)
+
+
+def draw_spherical_choices(
     rng: random.Random, bandwidth: int, depth_max: int, max_channels: tuple[int, int]
-) -> tuple[int, int | None, int | None]:
-    """The draws shared by the spherical families: ``(depth, bottleneck bandlimit, max channels)``, in this
-    order; ``(depth, None, None)`` when no bottleneck fits below ``bandwidth - depth``."""
+) -> dict[str, Any]:
+    """The draws shared by the spherical families, in this order: ``depth``, ``bottleneck_bandlimit``,
+    ``max_channels``; ``{"depth": L}`` alone when no bottleneck fits below ``bandwidth - depth`` (an
+    impossible draw)."""
     depth = rng.randint(1, depth_max)
     hi = min(BOTTLENECK_BANDLIMIT[1], bandwidth - depth)
     if hi < BOTTLENECK_BANDLIMIT[0]:
-        return depth, None, None
+        return {"depth": depth}
     bottleneck = rng.randint(BOTTLENECK_BANDLIMIT[0], hi)
-    return depth, bottleneck, rng.randint(*max_channels)
+    return {"depth": depth, "bottleneck_bandlimit": bottleneck, "max_channels": rng.randint(*max_channels)}
+
+
+def draw_spherical(
+    rng: random.Random,
+    task: str,
+    bandwidth: int,
+    n_classes: int,
+    depth_max: int,
+    name: str,
+    max_channels: tuple[int, int],
+    draw_more: Callable[[random.Random, str, int, dict[str, Any]], None],
+    spec_from_choices: Callable[..., ModelSpec | None],
+) -> tuple[ModelSpec | None, dict[str, Any]]:
+    """One random spherical-family network: the shared choices (:func:`draw_spherical_choices`), then the
+    family's own (``draw_more(rng, task, bandwidth, choices)`` adds them), then
+    ``spec_from_choices(task, bandwidth, n_classes, choices, name=name)`` (``None``: impossible).
+    ``(None, choices)`` if the draw is impossible."""
+    choices = draw_spherical_choices(rng, bandwidth, depth_max, max_channels)
+    if "bottleneck_bandlimit" not in choices:
+        return None, choices
+    draw_more(rng, task, bandwidth, choices)
+    return spec_from_choices(task, bandwidth, n_classes, choices, name=name), choices
+
+
+def _draw_beta_ref(rng: random.Random, task: str, bandwidth: int, choices: dict[str, Any]) -> None:
+    bl = s2cnn_bandlimits(bandwidth, choices["bottleneck_bandlimit"], choices["depth"])
+    layer_inputs = [bandwidth, *bl] if task == "seg" else [bandwidth, *bl[:-1]]
+    cap = min(BETA_REF_RANGE[1], min(layer_inputs) / bandwidth)
+    choices["beta_ref"] = math.floor(rng.uniform(BETA_REF_RANGE[0], cap) * 1e4) / 1e4
 
 
 def draw_s2cnn(
     rng: random.Random, task: str, bandwidth: int, n_classes: int, depth_max: int, name: str = "s2cnn"
 ) -> tuple[S2CNNSegSpec | S2CNNClsSpec | None, dict[str, Any]]:
     """One random S2CNN (not yet checked against a budget); ``(None, choices)`` if the draw is impossible."""
-    depth, bottleneck, max_channels = draw_depth_and_bottleneck(rng, bandwidth, depth_max, MAX_CHANNELS)
-    if bottleneck is None:
-        return None, {"depth": depth}
-    bl = s2cnn_bandlimits(bandwidth, bottleneck, depth)
-    layer_inputs = [bandwidth, *bl] if task == "seg" else [bandwidth, *bl[:-1]]
-    cap = min(BETA_REF_RANGE[1], min(layer_inputs) / bandwidth)
-    beta_ref = math.floor(rng.uniform(BETA_REF_RANGE[0], cap) * 1e4) / 1e4
-    choices = {"depth": depth, "bottleneck_bandlimit": bottleneck, "max_channels": max_channels, "beta_ref": beta_ref}
-    return s2cnn_spec_from_choices(
-        task, bandwidth, n_classes, depth, bottleneck, max_channels, beta_ref, name=name
-    ), choices
+    return draw_spherical(
+        rng, task, bandwidth, n_classes, depth_max, name, MAX_CHANNELS, _draw_beta_ref, s2cnn_spec_from_choices
+    )

@@ -22,10 +22,11 @@ Classification: the down path, then quadrature-weighted global average pooling a
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from typing import Any
 
 from eqaug.arch.cnn import cnn_fc_features
-from eqaug.arch.s2cnn import draw_depth_and_bottleneck, s2cnn_bandlimits, s2cnn_channels
+from eqaug.arch.s2cnn import draw_spherical, spherical_layers
 from eqaug.models.specs import ZonalClsSpec, ZonalSegSpec
 
 __all__ = ["MIN_CHANNELS", "MAX_CHANNELS", "MAX_ANCHORS", "zonal_spec_from_choices", "draw_zonal"]
@@ -38,39 +39,25 @@ MAX_ANCHORS = 6
 
 
 def zonal_spec_from_choices(
-    task: str,
-    bandwidth: int,
-    n_classes: int,
-    depth: int,
-    bottleneck: int,
-    max_channels: int,
-    n_anchors: int,
-    name: str = "zonal",
+    task: str, bandwidth: int, n_classes: int, choices: Mapping[str, Any], name: str = "zonal"
 ) -> ZonalSegSpec | ZonalClsSpec:
-    """The architecture determined by the random choices (deterministic part of the generator)."""
-    bl = s2cnn_bandlimits(bandwidth, bottleneck, depth)
-    ch = s2cnn_channels(max_channels, depth, MIN_CHANNELS)
-    common = dict(name=name, bandwidth=bandwidth, n_classes=n_classes, n_anchors=n_anchors)
+    """The architecture determined by the random ``choices`` (``depth``, ``bottleneck_bandlimit``,
+    ``max_channels``, ``n_anchors``: the record of :func:`draw_zonal`)."""
+    layers = spherical_layers(task, bandwidth, choices, MIN_CHANNELS)
+    common = dict(name=name, bandwidth=bandwidth, n_classes=n_classes, n_anchors=choices["n_anchors"], **layers)
     if task == "seg":
-        return ZonalSegSpec(features=ch + ch[-2::-1], bandlimits=bl + bl[-2::-1], **common)
-    if task == "cls":
-        return ZonalClsSpec(features=ch, bandlimits=bl, fc_features=cnn_fc_features(ch[-1], n_classes), **common)
-    raise ValueError(f"task={task!r} is not allowed; choose 'seg' or 'cls'")
+        return ZonalSegSpec(**common)
+    return ZonalClsSpec(fc_features=cnn_fc_features(layers["features"][-1], n_classes), **common)
+
+
+def _draw_anchors(rng: random.Random, task: str, bandwidth: int, choices: dict[str, Any]) -> None:
+    choices["n_anchors"] = rng.randint(2, min(MAX_ANCHORS, choices["bottleneck_bandlimit"]))
 
 
 def draw_zonal(
     rng: random.Random, task: str, bandwidth: int, n_classes: int, depth_max: int, name: str = "zonal"
 ) -> tuple[ZonalSegSpec | ZonalClsSpec | None, dict[str, Any]]:
     """One random zonal CNN (not yet checked against a budget); ``(None, choices)`` if the draw is impossible."""
-    depth, bottleneck, max_channels = draw_depth_and_bottleneck(rng, bandwidth, depth_max, MAX_CHANNELS)
-    if bottleneck is None:
-        return None, {"depth": depth}
-    n_anchors = rng.randint(2, min(MAX_ANCHORS, bottleneck))
-    choices = {
-        "depth": depth,
-        "bottleneck_bandlimit": bottleneck,
-        "max_channels": max_channels,
-        "n_anchors": n_anchors,
-    }
-    spec = zonal_spec_from_choices(task, bandwidth, n_classes, depth, bottleneck, max_channels, n_anchors, name=name)
-    return spec, choices
+    return draw_spherical(
+        rng, task, bandwidth, n_classes, depth_max, name, MAX_CHANNELS, _draw_anchors, zonal_spec_from_choices
+    )

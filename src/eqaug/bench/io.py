@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import pandas as pd
+    pass
 
 __all__ = ["command_line", "write_json", "write_table", "write_bench"]
 
@@ -27,23 +29,15 @@ def write_json(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
     return path
 
 
-def write_table(
-    frame: pd.DataFrame,
-    out_dir: str | os.PathLike,
-    name: str,
-    title: str,
-    notes: list[str] | None = None,
-    digits: dict[str, int] | None = None,
-    markdown: str | None = None,
-) -> list[Path]:
-    """``<name>.csv`` and ``<name>.md`` in ``out_dir``: :func:`eqaug.analysis.tables.write_table`.
+def write_table(*args: Any, **kwargs: Any) -> list[Path]:
+    """``<name>.csv`` and ``<name>.md`` in ``out_dir``: :func:`eqaug.analysis.tables.write_table` (same arguments).
 
     Imported when called, so that a benchmark process (the memory probes of :mod:`eqaug.bench.models`)
     does not load pandas and the analysis layer before it measures.
     """
     from eqaug.analysis.tables import write_table as _write_table
 
-    return _write_table(frame, out_dir, name, title, notes, digits, markdown)
+    return _write_table(*args, **kwargs)
 
 
 def write_bench(
@@ -57,3 +51,20 @@ def write_bench(
     files = table_writer(payload, tables_dir)
     print(f"wrote {path}, {', '.join(str(f) for f in files)} ({payload['meta']['total_seconds']:.0f} s)")
     return [path, *files]
+
+
+def bench_main(
+    argv: list[str] | None,
+    prog: str,
+    build_parser: Callable[[str], argparse.ArgumentParser],
+    run: Callable[..., dict[str, Any]],
+    table_writer: Callable[[dict[str, Any], str | os.PathLike], list[Path]],
+) -> int:
+    """The ``main`` of a benchmark command: parse ``argv``, call ``run`` with every option but ``--out`` and
+    ``--tables-dir`` (the parser's names are ``run``'s parameters) and the command line, :func:`write_bench`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    options = vars(build_parser(prog).parse_args(argv))
+    out, tables_dir = options.pop("out"), options.pop("tables_dir")
+    payload = run(**options, command=command_line(prog, argv))
+    write_bench(payload, out, tables_dir, table_writer)
+    return 0

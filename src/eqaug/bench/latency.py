@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from eqaug.bench.io import command_line, write_bench
+from eqaug.bench.io import bench_main
 from eqaug.bench.timing import quartiles, time_calls
 from eqaug.environment import describe
 from eqaug.models import as_spec, build_model, count_params, model_names
@@ -217,20 +217,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m eqaug.bench laten
     """Measure, write ``--out`` and the latency tables in ``--tables-dir``; returns the exit code."""
     from eqaug.analysis.tables import write_latency_tables
 
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser(prog).parse_args(argv)
-    payload = run_latency(
-        args.models,
-        args.batch_sizes,
-        args.devices,
-        args.threads,
-        args.min_run_time,
-        args.warmup,
-        args.min_repeats,
-        command=command_line(prog, argv),
-    )
-    write_bench(payload, args.out, args.tables_dir, write_latency_tables)
-    return 0
+    return bench_main(argv, prog, build_parser, run_latency, write_latency_tables)
 
 
 if __name__ == "__main__":

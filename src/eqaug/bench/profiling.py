@@ -39,7 +39,7 @@ from torch import nn
 from torch.autograd.profiler import record_function
 from torch.profiler import ProfilerActivity, profile
 
-from eqaug.bench.io import command_line, write_bench
+from eqaug.bench.io import bench_main
 from eqaug.bench.latency import environment
 from eqaug.models import as_spec, build_model, count_params
 
@@ -341,20 +341,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m eqaug.bench profi
     """Profile, write ``--out`` and the profile tables in ``--tables-dir``; returns the exit code."""
     from eqaug.analysis.tables import write_profile_tables
 
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser(prog).parse_args(argv)
-    payload = run_profiles(
-        args.models,
-        args.batch_size,
-        args.steps,
-        args.warmup,
-        args.threads,
-        args.device,
-        args.top_ops,
-        command=command_line(prog, argv),
-    )
-    write_bench(payload, args.out, args.tables_dir, write_profile_tables)
-    return 0
+    return bench_main(argv, prog, build_parser, run_profiles, write_profile_tables)
 
 
 if __name__ == "__main__":

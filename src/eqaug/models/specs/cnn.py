@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from eqaug.models.specs.common import SpecFields, V, check_common, check_family, fc_params
+from eqaug.models.specs.common import ClassifierHead, SpecFields, V, check_common
 
 __all__ = ["cnn_sizes", "CNNSegSpec", "CNNClsSpec", "SphereCNNSegSpec", "SphereCNNClsSpec"]
 
@@ -128,17 +128,9 @@ class CNNSegSpec(SpecFields):
     circular_padding: bool = False
     pole_padding: bool = False
 
-    #: the family this spec class accepts (a subclass sets its own)
-    _family = "cnn_seg"
-
-    def __post_init__(self) -> None:
-        self.validate()
-
-    def validate(self) -> CNNSegSpec:
-        """Raise ``ValueError`` naming the first bad value; return ``self``."""
-        check_family(self, self._family)
-        _check_cnn_geometry(self)
-        return self
+    def check_fields(self) -> None:
+        """The layer geometry (and the paddings of a sphere-aware spec)."""
+        _check_cnn(self)
 
     def sizes(self) -> list[tuple[int, int]]:
         """``(height, width)`` entering layer 0, then after each down layer."""
@@ -159,7 +151,7 @@ class CNNSegSpec(SpecFields):
 
 
 @dataclass
-class CNNClsSpec(SpecFields):
+class CNNClsSpec(ClassifierHead, SpecFields):
     """Planar CNN classifier: down layers, global average pooling, fully connected head.
 
     Attributes
@@ -176,26 +168,15 @@ class CNNClsSpec(SpecFields):
 
     family: str = "cnn_cls"
     name: str = "cnn_cls"
-    n_classes: int = 10
     kernel_sizes: list[int] = field(default_factory=list)
     strides: list[int] = field(default_factory=list)
     skips: bool = False
     circular_padding: bool = False
     pole_padding: bool = False
-    fc_features: list[int] = field(default_factory=lambda: [64, 32])
 
-    #: the family this spec class accepts (a subclass sets its own)
-    _family = "cnn_cls"
-
-    def __post_init__(self) -> None:
-        self.validate()
-
-    def validate(self) -> CNNClsSpec:
-        """Raise ``ValueError`` naming the first bad value; return ``self``."""
-        check_family(self, self._family)
-        _check_cnn_geometry(self)
-        V.int_list("fc_features", self.fc_features, 1, min_len=0)
-        return self
+    def check_fields(self) -> None:
+        """The layer geometry (and the paddings of a sphere-aware spec)."""
+        _check_cnn(self)
 
     def sizes(self) -> list[tuple[int, int]]:
         """``(height, width)`` entering layer 0, then after each down layer."""
@@ -203,7 +184,13 @@ class CNNClsSpec(SpecFields):
 
     def n_params(self) -> int:
         """Number of trainable parameters (conv layers + fully connected head with batch norm)."""
-        return _cnn_down_params(self, self.skips) + fc_params(self.features[-1], list(self.fc_features), self.n_classes)
+        return _cnn_down_params(self, self.skips) + self.head_params(self.features[-1])
+
+
+def _check_cnn(spec: CNNSegSpec | CNNClsSpec) -> None:
+    if spec.family.startswith("sphcnn"):
+        _check_sphere(spec)
+    _check_cnn_geometry(spec)
 
 
 def _check_sphere(spec: SphereCNNSegSpec | SphereCNNClsSpec) -> None:
@@ -235,14 +222,6 @@ class SphereCNNSegSpec(CNNSegSpec):
     circular_padding: bool = True
     pole_padding: bool = True
 
-    _family = "sphcnn_seg"
-
-    def validate(self) -> SphereCNNSegSpec:
-        """Raise ``ValueError`` naming the first bad value; return ``self``."""
-        check_family(self, self._family)
-        _check_sphere(self)
-        return super().validate()
-
 
 @dataclass
 class SphereCNNClsSpec(CNNClsSpec):
@@ -262,11 +241,3 @@ class SphereCNNClsSpec(CNNClsSpec):
     name: str = "sphcnn_cls"
     circular_padding: bool = True
     pole_padding: bool = True
-
-    _family = "sphcnn_cls"
-
-    def validate(self) -> SphereCNNClsSpec:
-        """Raise ``ValueError`` naming the first bad value; return ``self``."""
-        check_family(self, self._family)
-        _check_sphere(self)
-        return super().validate()

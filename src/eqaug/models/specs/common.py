@@ -4,13 +4,24 @@ check, the FC head's count."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from eqaug.validate import Validator
 
-__all__ = ["V", "SpecFields", "HourglassLayers", "PyramidLayers", "check_common", "check_family", "fc_params"]
+__all__ = [
+    "V",
+    "SpecFields",
+    "ClassifierHead",
+    "HourglassLayers",
+    "PyramidLayers",
+    "check_common",
+    "check_family",
+    "fc_params",
+]
 
 #: Checks of ``model.<key>`` values.
 V = Validator("model")
+_Spec = TypeVar("_Spec", bound="SpecFields")
 
 
 @dataclass
@@ -23,6 +34,49 @@ class SpecFields:
     in_channels: int = 1
     n_classes: int = 11
     features: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @classmethod
+    def expected_family(cls) -> str:
+        """The ``family`` this spec class accepts (its field's default)."""
+        return cls.__dataclass_fields__["family"].default
+
+    def validate(self: _Spec) -> _Spec:
+        """Raise ``ValueError`` naming the first bad value; return ``self``.
+
+        In this order: the family, the layer geometry (:class:`HourglassLayers` / :class:`PyramidLayers`), the
+        family's own checks (:meth:`check_fields`), the classifier head (:class:`ClassifierHead`).
+        """
+        check_family(self, self.expected_family())
+        if isinstance(self, (HourglassLayers, PyramidLayers)):
+            self.check_layers()
+        self.check_fields()
+        if isinstance(self, ClassifierHead):
+            self.check_head()
+        return self
+
+    def check_fields(self) -> None:
+        """The family's own checks (each family defines them)."""
+        raise NotImplementedError(f"{type(self).__name__} defines no checks")
+
+
+@dataclass
+class ClassifierHead:
+    """The fully connected head of every classifier, ``[Linear → BatchNorm1d → ReLU] × len(fc_features) →
+    Linear(n_classes)``; list it first among a classifier spec's bases (its ``n_classes`` default wins)."""
+
+    n_classes: int = 10
+    fc_features: list[int] = field(default_factory=lambda: [64, 32])
+
+    def check_head(self) -> None:
+        """Positive hidden widths (none is allowed: a single ``Linear``)."""
+        V.int_list("fc_features", self.fc_features, 1, min_len=0)
+
+    def head_params(self, c_in: int) -> int:
+        """Parameters of the head on ``c_in`` pooled features."""
+        return fc_params(c_in, list(self.fc_features), self.n_classes)
 
 
 class HourglassLayers:

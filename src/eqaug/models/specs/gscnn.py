@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from eqaug.models.specs.common import SpecFields, V, check_common, check_family, fc_params
+from eqaug.models.specs.common import ClassifierHead, SpecFields, V, check_common
 from eqaug.models.specs.s2cnn import s2_grid_size
 from eqaug.validate import is_number
 
@@ -108,8 +108,9 @@ class _GSCNNFields(SpecFields):
     kernel_n_alpha: int = 8
     kernel_n_beta: int = 3
 
-    def __post_init__(self) -> None:
-        self.validate()
+    def check_fields(self) -> None:
+        """The checks shared by the two GSCNN specs."""
+        _check_gscnn_common(self, min_layers=1)
 
     def source_bandlimit(self) -> int:
         """Bandlimit of the signal the first generalized signal is taken from."""
@@ -157,10 +158,9 @@ class GSCNNSegSpec(_GSCNNFields):
         L = self.bandlimits[-1]
         return self.output_bandlimit if self.output_bandlimit is not None else min(self.bandwidth, 2 * L - 1)
 
-    def validate(self) -> GSCNNSegSpec:
-        """Raise ``ValueError`` naming the first bad value; return ``self``."""
-        check_family(self, "gscnn_seg")
-        _check_gscnn_common(self, min_layers=1)
+    def check_fields(self) -> None:
+        """The shared checks, then the output bandlimit."""
+        super().check_fields()
         if self.output_bandlimit is not None:
             V.int_at_least("output_bandlimit", self.output_bandlimit, 1)
             top = min(self.bandwidth, 2 * self.bandlimits[-1] - 1)
@@ -169,7 +169,6 @@ class GSCNNSegSpec(_GSCNNFields):
                     f"model.output_bandlimit={self.output_bandlimit} is not allowed; it must be at most "
                     f"min(bandwidth, 2·bandlimits[-1] − 1) = {top}"
                 )
-        return self
 
     def n_params(self) -> int:
         """Number of trainable parameters (hybrid block, generalized layers, final class layer)."""
@@ -177,7 +176,7 @@ class GSCNNSegSpec(_GSCNNFields):
 
 
 @dataclass
-class GSCNNClsSpec(_GSCNNFields):
+class GSCNNClsSpec(ClassifierHead, _GSCNNFields):
     """Efficient generalized spherical CNN classifier: generalized layers, ``l = 0`` invariants, FC head.
 
     Attributes
@@ -192,17 +191,8 @@ class GSCNNClsSpec(_GSCNNFields):
 
     family: str = "gscnn_cls"
     name: str = "gscnn_cls"
-    n_classes: int = 10
-    fc_features: list[int] = field(default_factory=lambda: [64, 32])
-
-    def validate(self) -> GSCNNClsSpec:
-        """Raise ``ValueError`` naming the first bad value; return ``self``."""
-        check_family(self, "gscnn_cls")
-        _check_gscnn_common(self, min_layers=1)
-        V.int_list("fc_features", self.fc_features, 1, min_len=0)
-        return self
 
     def n_params(self) -> int:
         """Number of trainable parameters (generalized layers + fully connected head with batch norm)."""
         body = _gscnn_body_params(self, None, None, None)
-        return body + fc_params(self.features[-1] * self.tau, list(self.fc_features), self.n_classes)
+        return body + self.head_params(self.features[-1] * self.tau)

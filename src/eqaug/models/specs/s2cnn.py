@@ -7,13 +7,12 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from eqaug.models.specs.common import (
+    ClassifierHead,
     HourglassLayers,
     PyramidLayers,
     SpecFields,
     V,
     check_common,
-    check_family,
-    fc_params,
 )
 
 __all__ = ["s2_grid_size", "so3_grid_size", "S2CNNSegSpec", "S2CNNClsSpec"]
@@ -102,8 +101,9 @@ class _S2CNNFields(SpecFields):
     kernel_n_beta: int = 3
     shortcuts: bool = False
 
-    def __post_init__(self) -> None:
-        self.validate()
+    def check_fields(self) -> None:
+        """The checks shared by the two S2CNN specs (sizes, kernel radii)."""
+        _check_s2cnn_common(self)
 
     def kernel_max_betas(self) -> list[float]:
         """``max_beta`` (radians) of every layer's kernel grid."""
@@ -134,13 +134,6 @@ class S2CNNSegSpec(_S2CNNFields, HourglassLayers):
     shortcuts : add ``SO3Shortcut`` skips over the SO(3) → SO(3) layers (off in the paper).
     """
 
-    def validate(self) -> S2CNNSegSpec:
-        """Raise ``ValueError`` naming the first bad value; return ``self``."""
-        check_family(self, "s2cnn_seg")
-        self.check_layers()
-        _check_s2cnn_common(self)
-        return self
-
     def n_params(self) -> int:
         """Number of trainable parameters (kernels ``[c_in, c_out, n_grid]`` + one bias per output channel)."""
         chans = [self.in_channels, *self.features, self.n_classes]
@@ -148,7 +141,7 @@ class S2CNNSegSpec(_S2CNNFields, HourglassLayers):
 
 
 @dataclass
-class S2CNNClsSpec(_S2CNNFields, PyramidLayers):
+class S2CNNClsSpec(ClassifierHead, _S2CNNFields, PyramidLayers):
     """Invariant S2CNN classifier: S² → SO(3) → … (down-sampling), ``so3_integrate``, FC head.
 
     Attributes
@@ -165,19 +158,9 @@ class S2CNNClsSpec(_S2CNNFields, PyramidLayers):
 
     family: str = "s2cnn_cls"
     name: str = "s2cnn_cls"
-    n_classes: int = 10
-    fc_features: list[int] = field(default_factory=lambda: [64, 32])
-
-    def validate(self) -> S2CNNClsSpec:
-        """Raise ``ValueError`` naming the first bad value; return ``self``."""
-        check_family(self, "s2cnn_cls")
-        self.check_layers()
-        _check_s2cnn_common(self)
-        V.int_list("fc_features", self.fc_features, 1, min_len=0)
-        return self
 
     def n_params(self) -> int:
         """Number of trainable parameters (conv layers + fully connected head with batch norm)."""
         chans = [self.in_channels, *self.features]
         conv = _s2cnn_conv_params(self, chans, self.layer_bandwidths(), n_so3_shortcut_layers=len(self.features) - 1)
-        return conv + fc_params(self.features[-1], list(self.fc_features), self.n_classes)
+        return conv + self.head_params(self.features[-1])

@@ -13,13 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from eqaug.models.specs.common import (
+    ClassifierHead,
     HourglassLayers,
     PyramidLayers,
     SpecFields,
     V,
     check_common,
-    check_family,
-    fc_params,
 )
 
 __all__ = ["ZonalSegSpec", "ZonalClsSpec", "zonal_conv_params"]
@@ -60,8 +59,9 @@ class _ZonalFields(SpecFields):
     bandlimits: list[int] = field(default_factory=list)
     n_anchors: int = 4
 
-    def __post_init__(self) -> None:
-        self.validate()
+    def check_fields(self) -> None:
+        """The checks shared by the two zonal specs (sizes, anchors)."""
+        _check_zonal(self)
 
     def layer_degrees(self) -> list[int]:
         """Number of degrees ``L = min(b_in, b_out)`` each layer filters."""
@@ -92,20 +92,13 @@ class ZonalSegSpec(_ZonalFields, HourglassLayers):
         at most ``min(b_in, b_out)`` of every layer.
     """
 
-    def validate(self) -> ZonalSegSpec:
-        """Raise ``ValueError`` naming the first bad value; return ``self``."""
-        check_family(self, "zonal_seg")
-        self.check_layers()
-        _check_zonal(self)
-        return self
-
     def n_params(self) -> int:
         """Number of trainable parameters (``n_anchors·c_in·c_out + c_out`` per layer)."""
         return self.conv_params()
 
 
 @dataclass
-class ZonalClsSpec(_ZonalFields, PyramidLayers):
+class ZonalClsSpec(ClassifierHead, _ZonalFields, PyramidLayers):
     """Zonal spherical CNN classifier: zonal layers (ReLU after each), weighted global average pooling (the
     quadrature of the S² grid, so the pooled features are rotation invariant), fully connected head.
 
@@ -120,17 +113,7 @@ class ZonalClsSpec(_ZonalFields, PyramidLayers):
 
     family: str = "zonal_cls"
     name: str = "zonal_cls"
-    n_classes: int = 10
-    fc_features: list[int] = field(default_factory=lambda: [64, 32])
-
-    def validate(self) -> ZonalClsSpec:
-        """Raise ``ValueError`` naming the first bad value; return ``self``."""
-        check_family(self, "zonal_cls")
-        self.check_layers()
-        _check_zonal(self)
-        V.int_list("fc_features", self.fc_features, 1, min_len=0)
-        return self
 
     def n_params(self) -> int:
         """Number of trainable parameters (zonal layers + fully connected head with batch norm)."""
-        return self.conv_params() + fc_params(self.features[-1], list(self.fc_features), self.n_classes)
+        return self.conv_params() + self.head_params(self.features[-1])
