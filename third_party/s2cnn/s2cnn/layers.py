@@ -14,6 +14,15 @@ with ``ψ`` the kernel (:mod:`s2cnn.kernels`) and ``L = min(b_in, b_out)``,
 Each is equivariant, ``layer(R·f) = R·layer(f)``, because a left rotation multiplies every
 coefficient block by ``D^l(R)`` from the left.  Degrees ``≥ L`` of the output are zero.
 
+Up-sampling (``b_out > b_in``), keyword ``upsampling``: ``"exact"`` (default) zeroes the input degrees
+``b_in … b_out-1``, which is exact for the band-limited input and equivariant.  ``"aliased"`` reproduces the
+original library: those degrees are computed by the ``2b_in``-point quadrature of the coarse input grid
+(:mod:`s2cnn.aliasing`; for SO(3) inputs only orders ``|m|, |n| < b_in``, as the original's SO(3) FFT), multiplied
+with the kernel spectrum and synthesised at ``b_out`` (``L = b_out``).  It is exactly equivariant under the grid's
+own symmetries only (α-rolls, ``R_y(π)``), and differentiated by ordinary autograd: its gradient is the true
+derivative of this forward (the original's backward ignores the aliased degrees).  With ``b_out ≤ b_in`` the option
+changes nothing.
+
 Parameters (identical to the original library, so parameter counts match): ``kernel``
 ``[nfeature_in, nfeature_out, len(grid)]`` initialised ``uniform(-1, 1)`` and ``bias``
 ``[1, nfeature_out, 1, 1(, 1)]`` initialised to zero.  The kernel is multiplied by a fixed
@@ -40,6 +49,7 @@ from ._real import s2_analysis_real as s2_analysis
 from ._real import s2_synthesis_real as s2_synthesis
 from ._real import so3_analysis_real as so3_analysis
 from ._real import so3_synthesis_real as so3_synthesis
+from .aliasing import aliased_real_blocks
 from .kernels import RealS2KernelTransform, RealSO3KernelTransform, check_grid
 
 __all__ = [
@@ -50,6 +60,7 @@ __all__ = [
     "SO3Shortcut",
     "default_scaling",
     "original_scaling",
+    "UPSAMPLING",
 ]
 
 
@@ -81,6 +92,20 @@ def original_scaling(kind: str, n_grid: int, nfeature_in: int, b_in: int, b_out:
     return 1.0 / math.sqrt(n_grid * nfeature_in * b_out**3 / b_in**3)
 
 
+UPSAMPLING = ("exact", "aliased")
+
+
+def _check_upsampling(upsampling: str, who: str, b_in: int, b_out: int) -> str:
+    if not isinstance(upsampling, str) or upsampling not in UPSAMPLING:
+        raise ValueError(f"{who}: upsampling must be one of {UPSAMPLING}, got {upsampling!r}")
+    if upsampling == "aliased" and b_out > 2 * b_in:
+        raise ValueError(
+            f"{who}: upsampling='aliased' needs b_out <= 2*b_in (the input grid's DFT has 2*b_in bins), "
+            f"got b_in={b_in}, b_out={b_out}"
+        )
+    return upsampling
+
+
 def _resolve_scaling(scaling: str | float | None, kind: str, n_grid: int, f_in: int, b_in: int, b_out: int) -> float:
     if scaling is None or scaling == "default":
         return default_scaling(n_grid, f_in)
@@ -109,6 +134,7 @@ class _SpectralConv(nn.Module):
         npts: int,
         scaling: str | float | None,
         activation: str | None = None,
+        upsampling: str = "exact",
     ):
         super().__init__()
         if activation not in (None, "relu"):
@@ -120,6 +146,9 @@ class _SpectralConv(nn.Module):
         self.b_out = check_bandwidth(b_out, "b_out")
         self.grid = check_grid(grid, npts, self._name)
         self.L = min(self.b_in, self.b_out)
+        self.upsampling = _check_upsampling(upsampling, self._name, self.b_in, self.b_out)
+        #: degrees of the kernel spectrum and the synthesis: ``b_out`` for aliased up-sampling, else ``L``
+        self.L_spec = self.b_out if upsampling == "aliased" and self.b_out > self.b_in else self.L
         self.scaling = _resolve_scaling(scaling, self._kind, len(self.grid), nfeature_in, b_in, b_out)
         self.kernel = nn.Parameter(torch.empty(nfeature_in, nfeature_out, len(self.grid)).uniform_(-1, 1))
         self.bias = nn.Parameter(torch.zeros(1, nfeature_out, *([1] * self._out_ndim)))
@@ -133,6 +162,13 @@ class _SpectralConv(nn.Module):
         if self._spec_cache is None or self._spec_cache[0] != key:
             self._spec_cache = (key, self.kernel_transform(k * self.scaling))
         return self._spec_cache[1]
+
+    def _aliased_blocks(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The input's real coefficient blocks of degrees ``L … L_spec-1`` (none unless aliased up-sampling)."""
+        if self.L_spec == self.L:
+            return []
+        so3 = self._in_ndim == 3
+        return aliased_real_blocks(x, so3, self.L, self.L_spec, max_order=self.b_in if so3 else None)
 
     def _add_bias(self, Z: list[torch.Tensor]) -> torch.Tensor:
         """Concatenate the per-degree outputs (rows of ``f_out`` channels) and add the bias in harmonic
@@ -150,9 +186,13 @@ class _SpectralConv(nn.Module):
     def extra_repr(self) -> str:
         max_beta = max(p[0] for p in self.grid)
         return (
-            f"nfeature_in={self.nfeature_in}, nfeature_out={self.nfeature_out}, b_in={self.b_in}, "
-            f"b_out={self.b_out}, n_grid={len(self.grid)}, kernel_max_beta={max_beta / math.pi:.4f}π"
-        ) + (f", activation={self.activation}" if self.activation else "")
+            (
+                f"nfeature_in={self.nfeature_in}, nfeature_out={self.nfeature_out}, b_in={self.b_in}, "
+                f"b_out={self.b_out}, n_grid={len(self.grid)}, kernel_max_beta={max_beta / math.pi:.4f}π"
+            )
+            + (f", activation={self.activation}" if self.activation else "")
+            + (f", upsampling={self.upsampling}" if self.upsampling != "exact" else "")
+        )
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -177,6 +217,10 @@ class S2Convolution(_SpectralConv):
         ``"relu"`` returns ``max(out, 0)``, fused with the inverse SO(3) FFT: the same values as
         ``F.relu(layer(x))`` without a second grid-sized tensor in forward and backward (not part of
         Cohen et al.'s API, which applies the nonlinearity outside the layer).
+    upsampling : {"exact", "aliased"}, keyword-only
+        For ``b_out > b_in``: ``"exact"`` zeroes the input degrees ``≥ b_in``; ``"aliased"`` computes them by the
+        coarse-grid quadrature like the original library (needs ``b_out ≤ 2 b_in``; see the module docstring).
+        No effect for ``b_out ≤ b_in``.
     """
 
     _kind = "s2"
@@ -194,9 +238,10 @@ class S2Convolution(_SpectralConv):
         *,
         scaling: str | float | None = "default",
         activation: str | None = None,
+        upsampling: str = "exact",
     ):
-        super().__init__(nfeature_in, nfeature_out, b_in, b_out, grid, 2, scaling, activation)
-        self.kernel_transform = RealS2KernelTransform(self.grid, self.L)
+        super().__init__(nfeature_in, nfeature_out, b_in, b_out, grid, 2, scaling, activation, upsampling)
+        self.kernel_transform = RealS2KernelTransform(self.grid, self.L_spec)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check(x)
@@ -204,9 +249,10 @@ class S2Convolution(_SpectralConv):
         X = s2_analysis(x, L)  # real coefficients [(l, B, a), c]
         K = self._kernel_spectrum()
         Z = []
-        for l, xl in enumerate(torch.split(X, _block_rows(L, B, False))):  # split: cheap backward
+        blocks = [*torch.split(X, _block_rows(L, B, False)), *self._aliased_blocks(x)]  # split: cheap backward
+        for l, xl in enumerate(blocks):
             Z.append((xl @ K[l]).view(-1, Co))  # [(B, a), c] @ [c, (n, c')] -> [(B, a, n), c']
-        return so3_synthesis(self._add_bias(Z), self.b_out, L, B, relu=self.activation == "relu")
+        return so3_synthesis(self._add_bias(Z), self.b_out, self.L_spec, B, relu=self.activation == "relu")
 
 
 class SO3Convolution(_SpectralConv):
@@ -229,9 +275,10 @@ class SO3Convolution(_SpectralConv):
         *,
         scaling: str | float | None = "default",
         activation: str | None = None,
+        upsampling: str = "exact",
     ):
-        super().__init__(nfeature_in, nfeature_out, b_in, b_out, grid, 3, scaling, activation)
-        self.kernel_transform = RealSO3KernelTransform(self.grid, self.L)
+        super().__init__(nfeature_in, nfeature_out, b_in, b_out, grid, 3, scaling, activation, upsampling)
+        self.kernel_transform = RealSO3KernelTransform(self.grid, self.L_spec)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check(x)
@@ -239,10 +286,10 @@ class SO3Convolution(_SpectralConv):
         X = so3_analysis(x, L)  # real coefficients [(l, B, a, b), c]
         K = self._kernel_spectrum()
         Z = []
-        for l, xl in enumerate(torch.split(X, _block_rows(L, B, True))):
+        for l, xl in enumerate([*torch.split(X, _block_rows(L, B, True)), *self._aliased_blocks(x)]):
             k = 2 * l + 1
             Z.append((xl.view(B * k, k * C) @ K[l]).view(-1, Co))  # [(B, a), (b, c)] @ [(b, c), (n, c')]
-        return so3_synthesis(self._add_bias(Z), self.b_out, L, B, relu=self.activation == "relu")
+        return so3_synthesis(self._add_bias(Z), self.b_out, self.L_spec, B, relu=self.activation == "relu")
 
 
 class SO3ToS2Convolution(_SpectralConv):
@@ -275,9 +322,10 @@ class SO3ToS2Convolution(_SpectralConv):
         grid: Sequence[Sequence[float]],
         *,
         scaling: str | float | None = "default",
+        upsampling: str = "exact",
     ):
-        super().__init__(nfeature_in, nfeature_out, b_in, b_out, grid, 3, scaling)
-        self.kernel_transform = RealSO3KernelTransform(self.grid, self.L, sum_n=True)
+        super().__init__(nfeature_in, nfeature_out, b_in, b_out, grid, 3, scaling, upsampling=upsampling)
+        self.kernel_transform = RealSO3KernelTransform(self.grid, self.L_spec, sum_n=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check(x)
@@ -285,10 +333,10 @@ class SO3ToS2Convolution(_SpectralConv):
         X = so3_analysis(x, L)  # real coefficients [(l, B, a, b), c]
         K = self._kernel_spectrum()
         Z = []
-        for l, xl in enumerate(torch.split(X, _block_rows(L, B, True))):
+        for l, xl in enumerate([*torch.split(X, _block_rows(L, B, True)), *self._aliased_blocks(x)]):
             k = 2 * l + 1
             Z.append(xl.view(B * k, k * C) @ K[l])  # [(B, a), (b, c)] @ [(b, c), c'] -> [(B, a), c']
-        return s2_synthesis(self._add_bias(Z), self.b_out, L, B)
+        return s2_synthesis(self._add_bias(Z), self.b_out, self.L_spec, B)
 
 
 SO3ToS2 = SO3ToS2Convolution  # name used by Gerken et al.'s code
@@ -296,19 +344,30 @@ SO3ToS2 = SO3ToS2Convolution  # name used by Gerken et al.'s code
 
 class SO3Shortcut(nn.Module):
     """Residual shortcut on SO(3): the identity if ``nfeature_in == nfeature_out`` and ``b_in == b_out``,
-    otherwise an :class:`SO3Convolution` with the single grid point ``(0, 0, 0)`` (as the original)."""
+    otherwise an :class:`SO3Convolution` with the single grid point ``(0, 0, 0)`` (as the original), which gets
+    ``scaling`` and ``upsampling``."""
 
     def __init__(
-        self, nfeature_in: int, nfeature_out: int, b_in: int, b_out: int, *, scaling: str | float | None = "default"
+        self,
+        nfeature_in: int,
+        nfeature_out: int,
+        b_in: int,
+        b_out: int,
+        *,
+        scaling: str | float | None = "default",
+        upsampling: str = "exact",
     ):
         super().__init__()
         check_features(nfeature_in, "nfeature_in")
         check_features(nfeature_out, "nfeature_out")
         check_bandwidth(b_in, "b_in")
         check_bandwidth(b_out, "b_out")
+        _check_upsampling(upsampling, "SO3Shortcut", b_in, b_out)
         self.nfeature_in, self.nfeature_out, self.b_in, self.b_out = nfeature_in, nfeature_out, b_in, b_out
         if nfeature_in != nfeature_out or b_in != b_out:
-            self.conv = SO3Convolution(nfeature_in, nfeature_out, b_in, b_out, grid=((0.0, 0.0, 0.0),), scaling=scaling)
+            self.conv = SO3Convolution(
+                nfeature_in, nfeature_out, b_in, b_out, grid=((0.0, 0.0, 0.0),), scaling=scaling, upsampling=upsampling
+            )
         else:
             self.conv = None
 
