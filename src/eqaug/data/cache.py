@@ -44,6 +44,8 @@ def fingerprint(generator: SphericalGenerator, n: int) -> str:
     fields = {k: v for k, v in dataclasses.asdict(generator.spec).items() if k not in _IGNORED_FIELDS}
     if fields.get("rotation") is None:  # added later: caches written before it keep their key
         fields.pop("rotation", None)
+    if fields.get("conventions") == "eqaug":  # likewise
+        fields.pop("conventions", None)
     pool = hashlib.blake2b(digest_size=16)
     pool.update(np.ascontiguousarray(generator.pool_images).data)
     pool.update(np.ascontiguousarray(generator.pool_labels).data)

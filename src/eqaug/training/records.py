@@ -63,6 +63,7 @@ ADDED_KEY_DEFAULTS: dict[str, Any] = {
     "trainer.min_steps": -1,
     "data.rotation": None,
     "model.pole_padding": False,
+    "data.conventions": "eqaug",
 }
 
 RECORD_FORMAT = 2
@@ -101,6 +102,8 @@ class MissingDataIdentityError(KeyError):
 def run_key(cfg: dict[str, Any]) -> str:
     """Readable, unique name of a run: ``<model>__<data>__n<n_train>__<rot|unrot>__s<seed>__<hash>``.
 
+    The rotation part gains ``-<projection_point>`` and ``-<conventions>`` where these are not the defaults.
+
     ``cfg`` is a resolved config with its ``data_identity`` (added by
     :func:`eqaug.training.run.with_data_identity`); the hash covers both.
     """
@@ -115,6 +118,8 @@ def run_key(cfg: dict[str, Any]) -> str:
     rot = rotation_label(data)
     if data.get("projection_point", "south_pole") != "south_pole":
         rot += f"-{data['projection_point']}"
+    if data.get("conventions", "eqaug") != "eqaug":
+        rot += f"-{data['conventions']}"
     return f"{name}__{items}__n{data['n_train']}__{rot}__s{cfg['seed']}__{config_hash(cfg)}"
 
 
