@@ -20,7 +20,7 @@ GPU_WHEEL_OPTS ?=
 export WANDB_MODE ?= offline
 export HYDRA_FULL_ERROR ?= 1
 
-.PHONY: help install test test-fast lint format data sweep study baselines converge augstrength study-status paper figures bench clean
+.PHONY: help install test test-fast lint format data sweep study baselines converge augstrength conventions study-status paper figures bench clean
 
 help: ## Show this help
 	@if [ -t 1 ]; then on='\033[36m'; off='\033[0m'; else on=; off=; fi; \
@@ -75,6 +75,9 @@ converge: install ## Converged-baselines protocol, step 4: C1/C2 to convergence 
 
 augstrength: install ## Augmentation-strength axis: the b16 CNNs under none/z/tilt:30/tilt:90/so3 at the converged protocol (tens of CPU-hours; resumable)
 	$(PY) -m eqaug.study --set augstrength --lanes $(LANES)
+
+conventions: install ## Fidelity: the C1 pair under eqaug's and Gerken et al.'s data conventions, three seeds (about 2 CPU-hours; resumable)
+	$(PY) -m eqaug.study --set conventions --lanes $(LANES)
 
 paper: install ## Every claim at full scale on a SLURM GPU cluster (EQAUG_SLURM_* settings; cost: results/tables/paper_cost.md)
 	$(PY) -m eqaug.study --set paper --lanes 6

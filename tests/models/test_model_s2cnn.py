@@ -86,3 +86,30 @@ def test_cnn_is_not_equivariant_under_the_same_rotation():
     x = torch.rand(1, 1, 32, 32, dtype=torch.float64)
     with torch.no_grad():
         assert rel_err(m(beta_half_turn(x)), beta_half_turn(m(x))) > 0.1
+
+
+# ----------------------------------------------------------------------------------------------- model.upsampling
+def test_aliased_upsampling_is_the_original_layers_with_the_same_weights():
+    """``model.upsampling='aliased'``: same parameters, outputs differ from the exact rule (the degrees the
+    up-sampling layers' inputs lack are filled by the coarse grid's quadrature), still exact under the half-turn."""
+    import dataclasses
+
+    spec = as_spec("s2cnn_seg_tiny")
+    assert any(b_out > b_in for b_in, b_out in spec.layer_bandwidths())
+    torch.manual_seed(0)
+    exact = build_model(spec).double().eval()
+    aliased = build_model(dataclasses.replace(spec, upsampling="aliased")).double().eval()
+    aliased.load_state_dict(exact.state_dict())
+    assert count_params(aliased) == count_params(exact) == spec.n_params()
+    x = torch.rand(2, 1, 2 * spec.bandwidth, 2 * spec.bandwidth, dtype=torch.float64)
+    with torch.no_grad():
+        y, y_aliased = exact(x), aliased(x)
+        assert rel_err(y_aliased, y) > 1e-3
+        assert rel_err(aliased(beta_half_turn(x)), beta_half_turn(y_aliased)) < 1e-12
+
+
+def test_upsampling_values_are_checked():
+    with pytest.raises(ValueError, match=r"model.upsampling='zero' is not allowed.*'exact', 'aliased'"):
+        S2CNNSegSpec(bandwidth=8, features=[4, 4], bandlimits=[4, 6], upsampling="zero")
+    with pytest.raises(ValueError, match=r"upsampling='aliased' needs b_out <= 2·b_in.*layer 2 goes 3 -> 8"):
+        S2CNNSegSpec(bandwidth=8, features=[4, 4], bandlimits=[6, 3], upsampling="aliased")

@@ -40,13 +40,13 @@ def _so3_body(
     act = None if spec.shortcuts else "relu"
     first = S2Convolution(chans[0][0], chans[0][1], bws[0][0], bws[0][1], grid=grids[0], activation="relu")
     convs = nn.ModuleList(
-        SO3Convolution(chans[i][0], chans[i][1], bws[i][0], bws[i][1], grid=grids[i], activation=act)
+        SO3Convolution(*chans[i], *bws[i], grid=grids[i], activation=act, upsampling=spec.upsampling)
         for i in range(1, 1 + n_so3)
     )
     shortcuts = None
     if spec.shortcuts:
         shortcuts = nn.ModuleList(
-            SO3Shortcut(chans[i][0], chans[i][1], bws[i][0], bws[i][1]) for i in range(1, 1 + n_so3)
+            SO3Shortcut(*chans[i], *bws[i], upsampling=spec.upsampling) for i in range(1, 1 + n_so3)
         )
     return first, convs, shortcuts
 
@@ -71,7 +71,7 @@ class S2CNNSegmenter(nn.Module):
         n = spec.n_layers
         self.first, self.convs, self.shortcuts = _so3_body(spec, n - 2, grids)
         (c_in, c_out), (b_in, b_out) = spec.layer_channels()[-1], spec.layer_bandwidths()[-1]
-        self.last = SO3ToS2Convolution(c_in, c_out, b_in, b_out, grid=grids[-1])
+        self.last = SO3ToS2Convolution(c_in, c_out, b_in, b_out, grid=grids[-1], upsampling=spec.upsampling)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.last(_run_body(x, self.first, self.convs, self.shortcuts))

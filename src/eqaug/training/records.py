@@ -64,6 +64,7 @@ ADDED_KEY_DEFAULTS: dict[str, Any] = {
     "data.rotation": None,
     "model.pole_padding": False,
     "data.conventions": "eqaug",
+    "model.upsampling": "exact",
 }
 
 RECORD_FORMAT = 2

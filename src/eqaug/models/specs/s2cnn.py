@@ -15,7 +15,10 @@ from eqaug.models.specs.common import (
     check_common,
 )
 
-__all__ = ["s2_grid_size", "so3_grid_size", "S2CNNSegSpec", "S2CNNClsSpec"]
+__all__ = ["UPSAMPLING", "s2_grid_size", "so3_grid_size", "S2CNNSegSpec", "S2CNNClsSpec"]
+
+#: up-sampling rules of the s2cnn layers (``s2cnn.layers``): exact (eqaug) or the original library's aliasing
+UPSAMPLING = ("exact", "aliased")
 
 
 # --------------------------------------------------------------------------- S2CNN
@@ -35,6 +38,7 @@ def _check_s2cnn_common(spec: S2CNNSegSpec | S2CNNClsSpec) -> None:
     V.same_length("features", spec.features, bandlimits=spec.bandlimits)
     V.int_at_least("kernel_n_alpha", spec.kernel_n_alpha, 1)
     V.int_at_least("kernel_n_beta", spec.kernel_n_beta, 1)
+    V.choice("upsampling", spec.upsampling, UPSAMPLING)
     for i, b in enumerate(spec.bandlimits):
         if b > spec.bandwidth:
             raise ValueError(
@@ -61,6 +65,13 @@ def _check_s2cnn_common(spec: S2CNNSegSpec | S2CNNClsSpec) -> None:
                     f"model.beta_ref={spec.beta_ref!r} gives max_beta = beta_ref·{spec.bandwidth}/{b_in} = {mb:.4g}π > π "
                     f"for layer {i} (input bandlimit {b_in}); beta_ref must be at most "
                     f"{min(bi for bi, _ in spec.layer_bandwidths()) / spec.bandwidth:.4g}"
+                )
+    if spec.upsampling == "aliased":
+        for i, (b_in, b_out) in enumerate(spec.layer_bandwidths()):
+            if b_out > 2 * b_in:
+                raise ValueError(
+                    f"model.upsampling='aliased' needs b_out <= 2·b_in in every layer, but layer {i} goes "
+                    f"{b_in} -> {b_out}; use upsampling='exact' or raise the bandlimits gradually"
                 )
 
 
@@ -100,6 +111,7 @@ class _S2CNNFields(SpecFields):
     kernel_n_alpha: int = 8
     kernel_n_beta: int = 3
     shortcuts: bool = False
+    upsampling: str = "exact"
 
     def check_fields(self) -> None:
         """The checks shared by the two S2CNN specs (sizes, kernel radii)."""
@@ -132,6 +144,10 @@ class S2CNNSegSpec(_S2CNNFields, HourglassLayers):
     kernel_n_alpha, kernel_n_beta : kernel grid resolution (``s2_near_identity_grid`` /
         ``so3_near_identity_grid``); the defaults 8, 3 give 24 (S²) and 192 (SO(3)) points.
     shortcuts : add ``SO3Shortcut`` skips over the SO(3) → SO(3) layers (off in the paper).
+    upsampling : ``"exact"`` (default: an up-sampling layer zero-fills the degrees its input lacks, exactly
+        equivariant) or ``"aliased"`` (the original library's layers: those degrees computed by the coarse
+        grid's quadrature; ``s2cnn.layers``, ``third_party/s2cnn/README.md``). Needs ``b_out ≤ 2·b_in`` in
+        every up-sampling layer.
     """
 
     def n_params(self) -> int:
