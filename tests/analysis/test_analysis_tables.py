@@ -96,3 +96,16 @@ def test_study_table_seed_statistics(tmp_path):
     paths = write_study_tables(summary_frame(recs), tmp_path)
     assert sorted(p.name for p in paths) == ["study_s.csv", "study_s.md"]
     assert "0.300" in (tmp_path / "study_s.md").read_text()
+
+
+def test_study_table_splits_by_data_conventions_only_where_a_study_has_several():
+    from eqaug.analysis.summary import summary_frame
+    from eqaug.analysis.tables import study_frame
+
+    recs = [make_record("s", "cnn_seg_218k", 1000, seed, score_rot=0.2 + 0.1 * seed) for seed in (0, 1)]
+    assert "conventions" not in study_frame(summary_frame(recs), "s").columns
+    gerken = make_record("s", "cnn_seg_218k", 1000, 0, score_rot=0.9)
+    gerken["config"]["data"]["conventions"] = "gerken2022"
+    frame = study_frame(summary_frame([*recs, gerken]), "s").set_index("conventions")
+    assert frame.loc["eqaug", "seeds"] == 2 and frame.loc["eqaug", "test_rot mean"] == pytest.approx(0.25)
+    assert frame.loc["gerken2022", "seeds"] == 1 and frame.loc["gerken2022", "test_rot mean"] == pytest.approx(0.9)

@@ -38,6 +38,12 @@ ROTATION_ORDER = ("unrotated", "z", "tilt:30", "tilt:90", "rotated")
 _ROTATION_TICKS = {"unrotated": "none", "rotated": "so3 (Haar)"}
 
 
+def _conventions_note(data: dict[str, Any]) -> str:
+    """``", gerken2022 data"`` for runs on another generator's conventions (``data.conventions``), else ``""``."""
+    conventions = data.get("conventions", "eqaug")
+    return "" if conventions == "eqaug" else f", {conventions} data"
+
+
 def _identity(record: dict[str, Any]) -> dict[str, Any]:
     cfg = record.get("config") or {}
     model, data = cfg.get("model") or {}, cfg.get("data") or {}
@@ -45,7 +51,7 @@ def _identity(record: dict[str, Any]) -> dict[str, Any]:
         "study": record.get("study"),
         "model": model.get("name") or model.get("family"),
         "family": model.get("family"),
-        "regime": regime_label(data.get("rotate"), data.get("rotation")),
+        "regime": regime_label(data.get("rotate"), data.get("rotation")) + _conventions_note(data),
         "seed": cfg.get("seed"),
         "n_train": data.get("n_train"),
     }
@@ -94,7 +100,7 @@ def _draw_robustness(frame: pd.DataFrame, study: str, out_dir: Path) -> list[Pat
     for model, family, regime in order:
         s = series[(series["model"] == model) & (series["regime"] == regime)]
         color = model_color(model, family, models)
-        style = "-" if regime in ("unrotated", "?") else "--"
+        style = "-" if regime.split(",")[0] in ("unrotated", "?") else "--"
         seeds = int(s["count"].max())
         label = f"{display_name(model, family)}, trained {regime} ({seeds} seed{'s' * (seeds != 1)})"
         ax.plot(s["angle"], s["mean"], style, color=color, marker="o", markersize=3, label=label)

@@ -52,6 +52,7 @@ SUMMARY_COLUMNS = [
     "task",
     "regime",
     "projection_point",
+    "conventions",
     "bandwidth",
     "n_train",
     "seed",
@@ -134,6 +135,7 @@ def record_row(record: dict[str, Any], path: str | os.PathLike | None = None) ->
         "task": task,
         "regime": regime_label(rotate, data.get("rotation")),
         "projection_point": data.get("projection_point"),
+        "conventions": data.get("conventions", "eqaug"),  # records before the key rendered eqaug's
         "bandwidth": data.get("bandwidth"),
         "n_train": data.get("n_train"),
         "seed": cfg.get("seed"),

@@ -15,14 +15,16 @@ __all__ = ["study_frame", "write_study_tables"]
 
 
 def study_frame(summary: pd.DataFrame, study: str) -> pd.DataFrame:
-    """Seed statistics of one study's finished runs: per (model, regime, placement, n_train), the number
+    """Seed statistics of one study's finished runs: per (model, regime, placement, [data conventions where a
+    study has several,] n_train), the number
     of seeds, mean / min / max of the monitored test score on rotated and on unrotated data
     (:func:`~eqaug.analysis.summary.aggregate_seeds`), the mean number of optimiser steps and training
     wall time, and how many runs early stopping ended."""
     from eqaug.analysis.summary import aggregate_seeds
 
-    keys = ["model", "regime", "projection_point", "n_train"]
     rows = summary[(summary["study"] == study) & (summary["status"] == "finished")]
+    conventions = ["conventions"] if rows.get("conventions", pd.Series(dtype=object)).nunique() > 1 else []
+    keys = ["model", "regime", "projection_point", *conventions, "n_train"]
     per_run = rows.assign(
         steps=rows["steps"].astype(float),
         train_s=pd.to_numeric(rows["train_seconds"], errors="coerce").astype(float),
