@@ -14,6 +14,10 @@ from eqaug.analysis.style import display_name
         ("gscnn_cls", "GSCNN"),
         ("cnn_seg_tiny", "CNN tiny"),
         ("my_model", "my_model"),
+        ("cnn_seg_218k_b16", "CNN 218k b16"),
+        ("cnn_seg_218k_circ_small", "Sphere CNN 218k small"),
+        ("zonal_seg_small", "Zonal small"),
+        ("sphcnn_seg_tiny", "Sphere CNN tiny"),
     ],
 )
 def test_display_name(name, label):

@@ -77,22 +77,23 @@ def format_count(n: float) -> str:
 def display_name(model: str, family: str | None = None) -> str:
     """Readable model name: ``"s2cnn_seg_204k"`` → ``"S2CNN 204k"``, ``"cnn_seg_5m5_small"`` → ``"CNN 5.5M small"``.
 
-    Names without a parameter budget keep their variant: ``"gscnn_seg_small"`` → ``"GSCNN small"``;
-    names of no known family are returned unchanged.
+    Names without a parameter budget keep their variant: ``"gscnn_seg_small"`` → ``"GSCNN small"``; so do
+    named variants after the budget (``"cnn_seg_218k_b16"`` → ``"CNN 218k b16"``); ``_circ`` marks the
+    sphere-aware CNN (``"cnn_seg_218k_circ_small"`` → ``"Sphere CNN 218k small"``); names of no known family
+    are returned unchanged.
     """
     model = str(model)
+    tokens = model.split("_")
+    base = family_base(family) if family else ("sphcnn" if "circ" in tokens else tokens[0])
     budget = model_budget(model)
     if budget is None:
-        base, _, rest = model.partition("_")
-        if base not in FAMILY_LABELS:
+        if tokens[0] not in FAMILY_LABELS:
             return model
-        variant = rest.removeprefix("seg").removeprefix("cls").strip("_").replace("_", " ")
-        return f"{FAMILY_LABELS[base]} {variant}".strip()
-    base = family_base(family) if family else model.split("_", 1)[0]
-    label = f"{FAMILY_LABELS.get(base, base.upper())} {format_count(budget)}"
-    if model.endswith("_small"):
-        label += " small"
-    return label
+        variant = " ".join(t for t in tokens[1:] if t not in ("seg", "cls", "circ"))
+        return f"{FAMILY_LABELS.get(base, base.upper())} {variant}".strip()
+    after = tokens[next(i for i, t in enumerate(tokens) if model_budget(t) is not None) + 1 :]
+    variant = " ".join(t for t in after if t != "circ")
+    return f"{FAMILY_LABELS.get(base, base.upper())} {format_count(budget)} {variant}".strip()
 
 
 def regime_label(rotate: bool | None, rotation: str | None = None) -> str:
