@@ -101,8 +101,8 @@ def _grid_to_rows(
                 xk = tb(xk, yk, 0)
         rk = rows[u : u + plan.n_base * bk].view(plan.n_rows, plan.nt * N)
         if fft:
-            T = workspace_buffer("fftT", (N, J, J, J // 2 + 1), x, cdt)
-            torch.fft.rfftn(xk, dim=(-2, -1), norm=norm, out=T)
+            # no ``out=``: torch's CPU ``rfftn`` computes into a fresh tensor and copies that into ``out``
+            T = torch.fft.rfftn(xk, dim=(-2, -1), norm=norm)
             P = plan.fft_index.numel()
             D = workspace_buffer("fftD", (P, J, N), x, cdt)
             torch.index_select(T.view(N, J, -1).permute(2, 1, 0), 0, plan.fft_index, out=D)

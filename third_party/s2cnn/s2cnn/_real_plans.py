@@ -272,9 +272,9 @@ def _build_gemm(kind: str, b: int, L: int, analysis: bool) -> RealPlan:
 
 def _build_fft(b: int, L: int, analysis: bool) -> RealPlan:
     r"""FFT engine (SO(3)): complex slots ``(m, ν)`` of ``rfftn`` over ``(α, γ)``, tables
-    ``w_j d^l_{mν}(β_j)`` (analysis) or ``(2l+1) d^l_{mν}(β_j)`` (synthesis) per slot, slots sorted and
-    grouped by ``k = max(|m|, ν)`` (rows ``l ≥`` the group's smallest ``k``).  ``M`` links the real
-    coefficients to the real and imaginary parts of the slot rows:
+    ``w_j d^l_{mν}(β_j)`` (analysis) or ``(2l+1) d^l_{mν}(β_j)`` (synthesis) per slot, slots grouped by
+    ``k = max(|m|, ν)`` (rows ``l ≥`` the group's smallest ``k``), in memory order within a group.  ``M`` links
+    the real coefficients to the real and imaginary parts of the slot rows:
 
     * analysis: ``X^l_{mn} = Σ_j w_j d^l_{mn} F_{mn}(β_j)``, the slot row for ``n ≥ 0`` and
       ``(-1)^{m-n} conj(X^l_{-m,-n})`` for ``n < 0``; ``F^l = U X^l U^T`` (real);
@@ -289,7 +289,11 @@ def _build_fft(b: int, L: int, analysis: bool) -> RealPlan:
     M, Nn = torch.meshgrid(torch.arange(-(L - 1), L), torch.arange(L), indexing="ij")
     M, Nn = M.reshape(-1), Nn.reshape(-1)
     k = torch.maximum(M.abs(), Nn)
-    order = torch.sort(k, stable=True).indices
+    width = max(1, math.ceil(L / 8))
+    # groups of ``k`` ranges; within a group, slots in memory order (the transposing gather then reads each
+    # cache line of the spectrum for neighbouring slots together)
+    pos = torch.remainder(M, J) * (b + 1) + Nn
+    order = torch.sort((k // width) * (J * (b + 1)) + pos, stable=True).indices
     sm, sn, sk = M[order], Nn[order], k[order]
     P = sm.numel()
     plan.fft_index = torch.remainder(sm, J) * (b + 1) + sn
@@ -298,8 +302,7 @@ def _build_fft(b: int, L: int, analysis: bool) -> RealPlan:
         d = d * quadrature_weights(b)[None, :, None]
     else:
         d = d * (2.0 * torch.arange(L, dtype=torch.float64) + 1.0)[None, None, :]
-    width = max(1, math.ceil(L / 8))
-    kl = sk.tolist()
+    kl = (sk // width * width).tolist()  # each group's smallest k
     row_of = torch.empty(P, dtype=torch.int64)  # first row (l = l0) of each slot
     l0_of = torch.empty(P, dtype=torch.int64)
     start = row = 0

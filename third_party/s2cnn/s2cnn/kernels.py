@@ -18,7 +18,8 @@ sum ``ψ̂^l_{np} = Σ_k d^l_{np}(β_k) P_k[n, p]`` written directly into the la
 multiply with.  Cost ``O(f_in f_out (n_grid L² + n_β L³))`` instead of
 ``O(f_in f_out n_grid L³)`` for the dense ``[n_grid, Σ(2l+1)²]`` matrix, and no temporary
 larger than the phase sums ``[n_β, (2L-1)², f_in f_out]``.  The per-degree weighting has a custom
-backward (:class:`_DegreeBlocks`) that accumulates into one gradient buffer.
+backward (:class:`_DegreeBlocks`) that accumulates into one gradient buffer; the real-basis transforms
+used by the layers compute it as a few grouped ``bmm`` instead (:mod:`s2cnn._kernel_blocks`).
 
 The transforms return the per-degree matrices the layers multiply with:
 
@@ -39,6 +40,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ._kernel_blocks import ShellPlan, shell_blocks
 from .wigner import wigner_d
 
 __all__ = ["S2KernelTransform", "SO3KernelTransform", "check_grid"]
@@ -264,12 +266,21 @@ class _RealGridKernelTransform(nn.Module):
         state["_cache"] = {}
         return state
 
-    def _phase_sums(self, weight: torch.Tensor, t: dict) -> torch.Tensor:
-        """``Σ_{i: β_i = β_k} trig[:, i] W_i`` for every β group: ``[n_beta, Q, f_in·f_out]``."""
+    def _phase_sums(self, weight: torch.Tensor, t: dict, dim: int = 0) -> torch.Tensor:
+        """``Σ_{i: β_i = β_k} trig[:, i] W_i`` for every β group ``k``: ``[n_beta, Q, f_in·f_out]`` (``dim=1``:
+        ``[Q, n_beta, f_in·f_out]``)."""
         cc = weight.shape[0] * weight.shape[1]
         w = weight.reshape(cc, self.n_grid).index_select(1, t["perm"]).T  # [n_grid, cc]
         trig = t["trig"]
-        return torch.stack([trig[:, s:e] @ w[s:e] for s, e in self.bounds], 0)
+        return torch.stack([trig[:, s:e] @ w[s:e] for s, e in self.bounds], dim)
+
+    def _blocks(self, S: torch.Tensor, t: dict, f_in: int, f_out: int) -> list[torch.Tensor]:
+        """Per-degree blocks from phase sums in shell-plan order (:mod:`s2cnn._kernel_blocks`)."""
+        key = ("idx", S.device, f_in)
+        idx = self._cache.get(key)
+        if idx is None:
+            idx = self._cache[key] = self.shells.gather_index(f_in).to(S.device)
+        return shell_blocks(S, self.shells, t["W"], idx, f_in, f_out)
 
 
 def _signed_trig(idx: torch.Tensor, angle: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -290,23 +301,21 @@ class RealS2KernelTransform(_RealGridKernelTransform):
         beta_k, a, _, perm = self._setup_groups(check_grid(grid, 2, "RealS2KernelTransform"), with_gamma=False)
         n = torch.arange(-(L - 1), L)
         tn = (n < 0).long()
-        self._master = {"perm": perm, "trig": _signed_trig(n, a, tn)}  # [2L-1, n_grid]
         ws = []
         for l in range(L):
             sig = s2_real_d(l, beta_k)  # [a, t, k]
             nl = torch.arange(-l, l + 1)
             w = sig[nl + l, (nl < 0).long()]  # [n, k]
             w = w * torch.where(nl < 0, -1.0, 1.0).to(torch.float64)[:, None]  # S
-            ws.append(w.T.contiguous()[:, None, :, None])  # [k, 1, n, 1]
-        self._master["w"] = ws
+            ws.append(w.T.contiguous())  # [k, n]
+        self.shells = ShellPlan(L, False, ws)
+        trig = _signed_trig(n, a, tn)[self.shells.order]  # [2L-1 (n, plan order), n_grid]
+        self._master = {"perm": perm, "trig": trig, "W": self.shells.tables}
 
     def forward(self, weight: torch.Tensor) -> list[torch.Tensor]:
         f_in, f_out, _ = weight.shape
         t = self.tables(weight.device, weight.dtype)
-        L = self.L
-        P = self._phase_sums(weight, t).view(-1, 2 * L - 1, f_in, f_out).permute(0, 2, 1, 3).contiguous()
-        blocks = _DegreeBlocks.apply(P, t["w"], (slice(None), "s"))  # [c, n, c']
-        return [bl.reshape(f_in, (2 * l + 1) * f_out) for l, bl in enumerate(blocks)]
+        return self._blocks(self._phase_sums(weight, t, dim=1), t, f_in, f_out)  # S [n, k, cc']
 
 
 class RealSO3KernelTransform(_RealGridKernelTransform):
@@ -350,8 +359,11 @@ class RealSO3KernelTransform(_RealGridKernelTransform):
                     r = rhos[l][N_ + l, B_ + l, t_a, t_g]  # [n, b, k]
                     r = r * torch.where(N_ < 0, -1.0, 1.0).to(torch.float64)[..., None]  # S
                     w[:, t_a] = r.permute(2, 1, 0)
-                ws.append(w.reshape(2 * nb, 2 * l + 1, 1, 2 * l + 1, 1))
-            self._master["w"] = ws
+                ws.append(w.transpose(0, 1).reshape(2 * nb, 2 * l + 1, 2 * l + 1))  # [(tα, k), b, n]
+            self.shells = ShellPlan(L, True, ws)
+            trig = trig.reshape(2, -1, len(a)).transpose(0, 1)[self.shells.order]  # [(b, n) plan order, tα, n_grid]
+            self._master["trig"] = trig.reshape(-1, len(a))
+            self._master["W"] = self.shells.tables
         else:
             # A[b, l, (k, tα, n_e)] = v_n ρ^l[n, b, tα, tγ](β_k) (v_0 = 1, v_n = √2 for even n > 0)
             ne = ncol
@@ -373,16 +385,14 @@ class RealSO3KernelTransform(_RealGridKernelTransform):
         f_in, f_out, _ = weight.shape
         t = self.tables(weight.device, weight.dtype)
         L, M = self.L, 2 * self.L - 1
-        P = self._phase_sums(weight, t)  # [k, (tα, b, n), cc']
-        nb = P.shape[0]
         if self.sum_n:
-            ne = self.ncol
+            P = self._phase_sums(weight, t)  # [k, (tα, b, n), cc']
+            nb, ne = P.shape[0], self.ncol
             Pe = P.view(nb, 2, M, ne, f_in * f_out).permute(2, 0, 1, 3, 4).reshape(M, nb * 2 * ne, f_in * f_out)
             Y = torch.bmm(t["A"], Pe)  # [b, l, cc']
             out = []
             for l, yl in enumerate(Y.unbind(1)):
                 out.append(yl[L - 1 - l : L + l].reshape((2 * l + 1) * f_in, f_out))
             return out
-        P = P.view(nb * 2, M, M, f_in, f_out).permute(0, 1, 3, 2, 4).contiguous()  # [(k, tα), b, c, n, c']
-        blocks = _DegreeBlocks.apply(P, t["w"], ("s", slice(None), "s"))
-        return [bl.reshape((2 * l + 1) * f_in, (2 * l + 1) * f_out) for l, bl in enumerate(blocks)]
+        S = self._phase_sums(weight, t, dim=1)  # [((b, n) plan order, tα), k, cc']
+        return self._blocks(S.view(S.shape[0] // 2, -1, S.shape[-1]), t, f_in, f_out)
