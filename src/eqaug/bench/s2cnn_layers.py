@@ -49,6 +49,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -160,21 +161,13 @@ def equivariance_errors(n_rot: int = 3) -> dict[str, dict[str, float]]:
     """Max relative equivariance error over random rotations, per layer type and dtype."""
     from s2cnn import grids
 
+    s2, so3 = s2_near_identity_grid(), so3_near_identity_grid()
+    # name: (constructor, input bandwidth, input on SO(3), output on SO(3))
     layers = {
-        "S2Convolution(2→3, b 16→12)": (lambda: S2Convolution(2, 3, 16, 12, s2_near_identity_grid()), 16, False, True),
-        "SO3Convolution(3→3, b 12→10)": (
-            lambda: SO3Convolution(3, 3, 12, 10, so3_near_identity_grid()),
-            12,
-            True,
-            True,
-        ),
-        "SO3Convolution(3→2, b 8→12)": (lambda: SO3Convolution(3, 2, 8, 12, so3_near_identity_grid()), 8, True, True),
-        "SO3ToS2Convolution(3→2, b 10→16)": (
-            lambda: SO3ToS2Convolution(3, 2, 10, 16, so3_near_identity_grid()),
-            10,
-            True,
-            False,
-        ),
+        "S2Convolution(2→3, b 16→12)": (partial(S2Convolution, 2, 3, 16, 12, s2), 16, False, True),
+        "SO3Convolution(3→3, b 12→10)": (partial(SO3Convolution, 3, 3, 12, 10, so3), 12, True, True),
+        "SO3Convolution(3→2, b 8→12)": (partial(SO3Convolution, 3, 2, 8, 12, so3), 8, True, True),
+        "SO3ToS2Convolution(3→2, b 10→16)": (partial(SO3ToS2Convolution, 3, 2, 10, 16, so3), 10, True, False),
     }
 
     def rot(on_so3: bool, R: tuple[float, float, float]) -> Callable[[torch.Tensor], torch.Tensor]:
