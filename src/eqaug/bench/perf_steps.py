@@ -147,7 +147,8 @@ def time_case(
     return out
 
 
-def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m eqaug.bench perf_steps") -> argparse.ArgumentParser:
+    """Options of ``python -m eqaug.bench perf_steps``."""
     p = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--before", required=True, help="git revision or directory of the s2cnn package before the step")
     p.add_argument("--after", default=str(PKG), help="directory of the s2cnn package after the step (working tree)")
@@ -161,9 +162,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m eqaug.bench perf_steps") -> int:
+    """Time one step (before/after, alternated in one process) and append it to ``--out``; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    prog = prog or "python -m eqaug.bench perf_steps"
     args = build_parser(prog).parse_args(argv)
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
