@@ -395,6 +395,8 @@ def test_committed_records_keep_their_run_keys():
     for record in found:
         config = record["config"]
         assert records.run_key(config) == record["run_key"]
+        if config["data"].get("conventions", "eqaug") != "eqaug":
+            continue  # a run on another generator's conventions: its key names them (checked above)
         with_field = {**config, "data": {**config["data"], "conventions": "eqaug"}}
         assert records.run_key(with_field) == record["run_key"]
     config = found[0]["config"]
