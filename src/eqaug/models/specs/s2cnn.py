@@ -14,11 +14,9 @@ from eqaug.models.specs.common import (
     V,
     check_common,
 )
+from s2cnn.layers import UPSAMPLING  # the layers' up-sampling rules: exact (eqaug) or the original's aliasing
 
 __all__ = ["UPSAMPLING", "s2_grid_size", "so3_grid_size", "S2CNNSegSpec", "S2CNNClsSpec"]
-
-#: up-sampling rules of the s2cnn layers (``s2cnn.layers``): exact (eqaug) or the original library's aliasing
-UPSAMPLING = ("exact", "aliased")
 
 
 # --------------------------------------------------------------------------- S2CNN
