@@ -17,7 +17,7 @@ from eqaug.models import (
     build_model,
     count_params,
 )
-from eqaug.models.cnn import pole_rows, sphere_pad
+from eqaug.models.cnn import DownBlock, UpBlock, pole_rows, sphere_pad
 from s2cnn.rotation import s2_grid_rotation_y_pi as beta_half_turn
 from s2cnn.testing import equivariance_error
 from s2cnn.testing import relative_error as rel_err
@@ -121,6 +121,38 @@ def test_pole_padding_continues_smooth_functions_across_the_poles():
     f = torch.stack([B.sin() * A.cos(), B.sin() * A.sin(), B.cos(), (B.sin() * A.cos()) ** 2 + B.cos()])
     assert torch.allclose(sphere_pad(f[..., p:-p, :], p, 0), f, atol=1e-12)
     assert pole_rows(2, 3)[0] == (1, 1, 0, 0, 1, 1, 0, 0)  # a pad deeper than the image reflects again
+
+
+@pytest.mark.parametrize("k", [1, 3, 7, 9])
+def test_pole_up_block_at_stride_one_is_the_cropped_circular_transposed_conv(k):
+    """At stride 1 the sphere-aware up block runs a plain conv with the flipped, channel-swapped kernel; it must
+    equal its definition, the transposed conv of the input padded by ``q`` across the poles and around α,
+    cropped from ``q·s + (k−1)/2`` (float64, values and gradients)."""
+    torch.manual_seed(k)
+    block = UpBlock(3, 4, k, 1, (10, 10), (10, 10), skip=False, circular=True, pole=True).double()
+    x = torch.randn(2, 3, 10, 10, dtype=torch.float64, requires_grad=True)
+    y = block(x)
+    ref = block.conv(sphere_pad(x, block.q, block.q))[..., block.crop : block.crop + 10, block.crop : block.crop + 10]
+    assert y.shape == ref.shape == (2, 4, 10, 10)
+    assert torch.allclose(y, ref, atol=1e-12)
+    g = torch.randn_like(y)
+    grads = torch.autograd.grad(y, (x, block.conv.weight), g)
+    grads_ref = torch.autograd.grad(ref, (x, block.conv.weight), g)
+    assert all(torch.allclose(a, b, atol=1e-11) for a, b in zip(grads, grads_ref))
+
+
+def test_sphere_aware_skip_pools_separably_with_torchs_maxima_and_argmax():
+    """The sphere-aware down block's skip pools ``1×k`` then ``k×1``: the same values as ``MaxPool2d(k, s)`` and,
+    with ties (a ReLU output full of zeros), the gradient lands on the same elements."""
+    torch.manual_seed(0)
+    block = DownBlock(2, 3, 5, 2, skip=True, circular=True, pole=True)
+    x = torch.relu(torch.randn(2, 2, 13, 13)).requires_grad_(True)
+    y, ref = block.skip[0](x), torch.nn.MaxPool2d(5, 2)(x)
+    assert torch.equal(y, ref)
+    g = torch.rand_like(y)
+    grad, grad_ref = torch.autograd.grad(y, x, g)[0], torch.autograd.grad(ref, x, g)[0]
+    assert torch.equal(grad != 0, grad_ref != 0)  # the same argmax elements
+    assert torch.allclose(grad, grad_ref, atol=1e-6)  # overlapping windows sum in another order
 
 
 def _sph(**kw):

@@ -9,8 +9,8 @@ Pole padding. On the SOFT grid ``β_j = π(2j+1)/(4b)`` the great circle through
 the north pole continues, past the pole, at colatitude ``β_0, β_1, …`` on the meridian ``α + π``: the
 row at distance ``i ≥ 1`` above row 0 is row ``i − 1`` rolled by half the width. So ``p`` padded rows
 above are rows ``p−1, …, 0`` (reversed) rolled by ``⌊w/2⌋``, and likewise below (south pole); a pad
-wider than the image reflects again (and rolls back). :func:`sphere_pad` builds the padded tensor with
-one index gather; the rows are then padded circularly along α.
+wider than the image reflects again (and rolls back). :func:`sphere_pad` builds the padded tensor
+(rows across the poles and columns around α) with one gather of the flattened image.
 """
 
 from __future__ import annotations
@@ -43,20 +43,37 @@ def pole_rows(h: int, p: int) -> tuple[tuple[int, ...], tuple[bool, ...]]:
     return tuple(rows), tuple(flips)
 
 
+@lru_cache(maxsize=256)
+def _sphere_pad_index(h: int, w: int, p_beta: int, p_alpha: int) -> torch.Tensor:
+    """Flat index into an ``h × w`` image of every pixel of its ``(h + 2 p_beta) × (w + 2 p_alpha)`` padding."""
+    rows, flips = pole_rows(h, p_beta)
+    src_row = torch.tensor(rows).unsqueeze(1)
+    shift = torch.tensor(flips, dtype=torch.long).unsqueeze(1) * (w // 2)  # across a pole: longitude + π
+    cols = torch.arange(-p_alpha, w + p_alpha).unsqueeze(0)
+    return (src_row * w + (cols - shift) % w).flatten()
+
+
 def sphere_pad(x: torch.Tensor, p_beta: int, p_alpha: int) -> torch.Tensor:
-    """Pad ``x [..., h, w]`` by ``p_beta`` rows across the poles and ``p_alpha`` columns circularly along α."""
-    if p_beta:
-        h, w = x.shape[-2], x.shape[-1]
-        rows, flips = pole_rows(h, p_beta)
-        # rows 0..h-1: x itself; rows h..2h-1: x at longitude + π (rolled by half the width)
-        both = torch.cat([x, torch.roll(x, w // 2, dims=-1)], dim=-2)
-        idx = torch.tensor([r + h * f for r, f in zip(rows, flips)], device=x.device)
-        x = both.index_select(-2, idx)
-    if p_alpha:
-        w = x.shape[-1]
-        idx = torch.arange(-p_alpha, w + p_alpha, device=x.device) % w
-        x = x.index_select(-1, idx)
-    return x
+    """Pad ``x [..., h, w]`` by ``p_beta`` rows across the poles and ``p_alpha`` columns circularly along α
+    (one gather of the flattened image)."""
+    if not (p_beta or p_alpha):
+        return x
+    h, w = x.shape[-2], x.shape[-1]
+    idx = _sphere_pad_index(h, w, p_beta, p_alpha).to(x.device)
+    out = x.reshape(*x.shape[:-2], h * w).index_select(-1, idx)
+    return out.reshape(*x.shape[:-2], h + 2 * p_beta, w + 2 * p_alpha)
+
+
+class _SeparableMaxPool2d(nn.Module):
+    """``MaxPool2d(k, s)`` as a ``1×k`` pool along the width followed by a ``k×1`` pool along the height."""
+
+    def __init__(self, k: int, s: int) -> None:
+        super().__init__()
+        self.k, self.s = k, s
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.max_pool2d(x, (1, self.k), (1, self.s))
+        return F.max_pool2d(x, (self.k, 1), (self.s, 1))
 
 
 class DownBlock(nn.Module):
@@ -78,7 +95,11 @@ class DownBlock(nn.Module):
         self.pad = (k - 1) // 2 if circular else 0
         self.pad_beta = (k - 1) // 2 if pole else 0
         self.conv = nn.Conv2d(c_in, c_out, k, s)
-        self.skip = nn.Sequential(nn.MaxPool2d(k, s), nn.Conv2d(c_in, c_out, 1)) if skip else None
+        # sphere-aware blocks pool separably (k×1 after 1×k: the same maxima, and the same first-in-raster-order
+        # argmax on ties, at 2k instead of k² comparisons; overlapping windows sum gradients in another order); the
+        # planar CNNs keep torch's k×k pooling, bit for bit as in their committed runs
+        pool = _SeparableMaxPool2d(k, s) if circular and k > 1 else nn.MaxPool2d(k, s)
+        self.skip = nn.Sequential(pool, nn.Conv2d(c_in, c_out, 1)) if skip else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.pad_beta:
@@ -148,7 +169,14 @@ class UpBlock(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.pole:
+        if self.pole and self.conv.stride == (1, 1):
+            # stride 1: the cropped circular transposed conv is the plain conv of the input padded by (k−1)/2
+            # with the kernel flipped and its channel axes swapped (y[j] = Σ_t W[t] x[j + (k−1)/2 − t]), on
+            # an output-sized grid instead of an input padded by q and a larger output cropped
+            p = (self.conv.kernel_size[0] - 1) // 2
+            w = self.conv.weight.transpose(0, 1).flip(-2, -1)
+            y = F.conv2d(sphere_pad(x, p, p), w, self.conv.bias)
+        elif self.pole:
             xp = sphere_pad(x, self.q, self.q) if self.q else x
             y = self.conv(xp)[..., self.crop : self.crop + self.out_size[0], self.crop : self.crop + self.out_size[1]]
         elif self.circular:
