@@ -109,6 +109,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(rob)
     rob.add_argument("--study", nargs="*", default=None, help="only these studies")
+    rob.add_argument(
+        "--rerun",
+        action="store_true",
+        help="records without a checkpoint: train the run again (same key, in <results-dir>/rerun) and add its "
+        "curve, with the re-run's own test metrics beside the record's (eqaug.training.rerun)",
+    )
+    rob.add_argument("--model", nargs="*", default=None, help="with --rerun: only these models")
+    rob.add_argument("--seed", nargs="*", type=int, default=None, help="with --rerun: only these seeds")
+    rob.add_argument("--n-train", nargs="*", type=int, default=None, help="with --rerun: only these training sizes")
+    rob.add_argument("--list", action="store_true", help="with --rerun: print the records it would re-run and stop")
     return parser
 
 
@@ -229,8 +239,18 @@ def cmd_lr_grid(args: argparse.Namespace) -> int:
 
 
 def cmd_robustness(args: argparse.Namespace) -> int:
-    from eqaug.analysis.robustness import add_missing_curves
+    from eqaug.analysis.robustness import add_missing_curves, records_to_rerun
 
+    if args.rerun:
+        from eqaug.training.rerun import rerun_for_curve
+
+        todo = records_to_rerun(args.results_dir, args.study, args.model, args.seed, args.n_train)
+        for path in todo:
+            print(("would re-run " if args.list else "re-run ") + str(path))
+            if not args.list:
+                rerun_for_curve(path, args.results_dir)
+        print(f"{len(todo)} records {'to re-run' if args.list else 're-run'}")
+        return 0
     added, missing = add_missing_curves(args.results_dir, args.study)
     print(f"added the robustness curve to {added} records; {missing} records without it have no checkpoint")
     return 0

@@ -7,7 +7,8 @@
   against the training rotation set (``data.rotation``: none, z, tilt:30, tilt:90, so3), one line per
   non-equivariant model; the equivariant models as horizontal bands (their training regime in the legend).
 
-:func:`add_missing_curves` computes the curve of finished records that lack it from their best checkpoint.
+:func:`add_missing_curves` computes the curve of finished records that lack it from their best checkpoint;
+:func:`records_to_rerun` selects those without a checkpoint for :func:`eqaug.training.rerun.rerun_for_curve`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "augstrength_frame",
     "write_robustness",
     "add_missing_curves",
+    "records_to_rerun",
 ]
 
 #: Studies whose runs vary the training rotation set (figure ``augstrength_<study>``).
@@ -236,3 +238,33 @@ def add_missing_curves(
         added += 1
         log(f"robustness of {record['run_key']}: {' '.join(f'{s:.3f}' for s in record['robustness']['scores'])}")
     return added, missing
+
+
+def records_to_rerun(
+    results_dir: str | os.PathLike,
+    studies: list[str] | None = None,
+    models: list[str] | None = None,
+    seeds: list[int] | None = None,
+    n_train: list[int] | None = None,
+) -> list[Path]:
+    """Finished records without a curve, selected by study, model name, seed and training size (``None``: any).
+
+    A run shared by two studies (the same key) is listed once, under the first study in sorted order.
+    """
+    from eqaug.training.records import iter_records
+
+    seen, out = set(), []
+    for path, record in sorted(iter_records(results_dir), key=lambda pr: str(pr[0])):
+        cfg = record.get("config", {})
+        if record.get("status") != "finished" or record.get("robustness") or record["run_key"] in seen:
+            continue
+        if (
+            (studies and record.get("study") not in studies)
+            or (models and cfg.get("model", {}).get("name") not in models)
+            or (seeds is not None and cfg.get("seed") not in seeds)
+            or (n_train is not None and cfg.get("data", {}).get("n_train") not in n_train)
+        ):
+            continue
+        seen.add(record["run_key"])
+        out.append(path)
+    return out
