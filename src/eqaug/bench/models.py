@@ -84,6 +84,9 @@ def headline(args: argparse.Namespace) -> dict[str, dict[str, float]]:
 
 def twin_training(args: argparse.Namespace) -> dict[str, Any]:
     """Adam-step throughput at batch 32 of the small twins, 1 and 2 threads."""
+    from eqaug.analysis.flops import training_flops
+
+    flops = {name: training_flops(name)["total"] for name in TWIN_MODELS}
     entries = []
     previous = torch.get_num_threads()
     try:
@@ -105,8 +108,17 @@ def twin_training(args: argparse.Namespace) -> dict[str, Any]:
                 for e in rows
             },
             "cnn_over_s2cnn_time": {f"{a}/{c}": sps[c] / sps[a] for a, c in TWIN_PAIRS if a in sps and c in sps},
+            "gflop_per_s": {m: v * flops[m] / 1e9 for m, v in sps.items()},
         }
-    return {"batch_size": args.twin_batch_size, "entries": entries, "summary": summary}
+    return {
+        "batch_size": args.twin_batch_size,
+        "entries": entries,
+        "summary": summary,
+        # the floor of the time ratio at equal arithmetic speed: counted training FLOPs per sample
+        # (eqaug.analysis.flops: FlopCounterMode on one Adam step's forward and backward)
+        "training_flops_per_sample": flops,
+        "flop_ratio": {f"{a}/{c}": flops[a] / flops[c] for a, c in TWIN_PAIRS},
+    }
 
 
 def s2cnn_layers(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -178,6 +190,10 @@ def _sections(args: argparse.Namespace, sections: set[str], result: dict[str, An
         result["small_twin_training"] = twin_training(args)
         for k, v in result["small_twin_training"]["summary"].items():
             print(f"TWINS {k}: " + ", ".join(f"{m} {s:.1f}/s" for m, s in v["samples_per_s"].items()), flush=True)
+        print(
+            "TWINS counted FLOP ratio: "
+            + ", ".join(f"{p} {r:.2f}" for p, r in result["small_twin_training"]["flop_ratio"].items())
+        )
     if "layers" in sections:
         result["s2cnn_layers"] = s2cnn_layers(args)
     if "memory" in sections:
