@@ -54,9 +54,25 @@ def _identity(record: dict[str, Any]) -> dict[str, Any]:
         "model": model.get("name") or model.get("family"),
         "family": model.get("family"),
         "regime": regime_label(data.get("rotate"), data.get("rotation")) + _conventions_note(data),
+        "projection_point": data.get("projection_point") or "south_pole",
         "seed": cfg.get("seed"),
         "n_train": data.get("n_train"),
     }
+
+
+# A curve is one (model, training regime, training pose, training size): runs differing in any of them never share
+# a mean. The figure draws one training size (``_figure_n_train``); the table lists them all.
+_CURVE_KEYS = ["model", "regime", "projection_point", "n_train"]
+
+
+def _figure_n_train(frame: pd.DataFrame) -> int:
+    """The training size the robustness figure draws: the one with the most curves (the smallest of a tie)."""
+    counts = frame.groupby("n_train")[["model", "regime", "projection_point"]].apply(lambda g: len(g.drop_duplicates()))
+    return int(min(counts.index[counts == counts.max()]))
+
+
+def _pose_note(projection_point: str) -> str:
+    return "" if projection_point == "south_pole" else f" at the {projection_point.replace('_', ' ')}"
 
 
 def robustness_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -95,24 +111,30 @@ def _series(frame: pd.DataFrame, keys: list[str], x: str) -> pd.DataFrame:
 def _draw_robustness(frame: pd.DataFrame, study: str, out_dir: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
-    series = _series(frame, ["model", "family", "regime"], "angle")
+    n_train = _figure_n_train(frame)
+    frame = frame[frame["n_train"] == n_train]
+    keys = ["model", "family", "regime", "projection_point"]
+    series = _series(frame, keys, "angle")
     models = sorted(frame["model"].unique())
+    poses = sorted(frame["projection_point"].unique(), key=lambda p: (p != "south_pole", p))
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    order = sorted(series.groupby(["model", "family", "regime"]).groups, key=lambda k: (not is_equivariant(k[1]), k))
-    for model, family, regime in order:
-        s = series[(series["model"] == model) & (series["regime"] == regime)]
+    order = sorted(series.groupby(keys).groups, key=lambda k: (not is_equivariant(k[1]), k))
+    for model, family, regime, pose in order:
+        line = (frame["model"] == model) & (frame["regime"] == regime) & (frame["projection_point"] == pose)
+        s = series[(series["model"] == model) & (series["regime"] == regime) & (series["projection_point"] == pose)]
         color = model_color(model, family, models)
-        style = "-" if regime.split(",")[0] in ("unrotated", "?") else "--"
+        style = ("-", "-.", ":")[min(poses.index(pose), 2)] if regime.split(",")[0] in ("unrotated", "?") else "--"
         seeds = int(s["count"].max())
-        label = f"{display_name(model, family)}, trained {regime} ({seeds} seed{'s' * (seeds != 1)})"
+        label = f"{display_name(model, family)}, trained {regime}{_pose_note(pose)} ({seeds} seed{'s' * (seeds != 1)})"
         ax.plot(s["angle"], s["mean"], style, color=color, marker="o", markersize=3, label=label)
         ax.fill_between(s["angle"], s["min"], s["max"], color=color, alpha=0.15, linewidth=0)
-        haar = frame[(frame["model"] == model) & (frame["regime"] == regime)].groupby("seed")["haar"].first()
+        haar = frame[line].groupby("seed")["haar"].first()
         if haar.notna().any():
             ax.plot([202], [haar.mean()], marker="D", color=color, markeredgecolor="k", clip_on=False)
     ax.set_xticks(list(range(0, 181, 30)) + [202], [*(f"{a}°" for a in range(0, 181, 30)), "Haar"])
     ax.set_xlabel("polar tilt of the test items away from the training pose")
-    return _finish(fig, ax, frame, out_dir, f"robustness_{study}", "test {}", f"{study}: score against rotation angle")
+    title = f"{study}, n = {n_train:,}: score against rotation angle"
+    return _finish(fig, ax, frame, out_dir, f"robustness_{study}", "test {}", title)
 
 
 def _draw_augstrength(frame: pd.DataFrame, study: str, out_dir: Path) -> list[Path]:
@@ -153,16 +175,18 @@ def _finish(fig: Any, ax: Any, frame: pd.DataFrame, out_dir: Path, stem: str, yl
     ax.set_title(f"{title} ({BAND_NOTE})", fontsize=9)
     sidecar = {
         "study": frame["study"].iloc[0],
-        "used_runs": sorted(set(zip(frame["model"], frame["regime"], frame["seed"]))),
+        "used_runs": sorted(
+            set(frame[["model", "regime", "projection_point", "n_train", "seed"]].itertuples(False, None))
+        ),
     }
     return save_figure(fig, out_dir, stem, sidecar)
 
 
 def _robustness_table(frame: pd.DataFrame) -> pd.DataFrame:
-    mean = frame.groupby(["model", "regime", "angle"])["score"].mean().unstack("angle")
+    mean = frame.groupby([*_CURVE_KEYS, "angle"])["score"].mean().unstack("angle")
     mean.columns = [f"{a:g}°" for a in mean.columns]
-    seeds = frame.groupby(["model", "regime"])["seed"].nunique().rename("seeds")
-    haar = frame.groupby(["model", "regime", "seed"])["haar"].first().groupby(["model", "regime"]).mean()
+    seeds = frame.groupby(_CURVE_KEYS)["seed"].nunique().rename("seeds")
+    haar = frame.groupby([*_CURVE_KEYS, "seed"])["haar"].first().groupby(_CURVE_KEYS).mean()
     return pd.concat([seeds, mean, haar.rename("Haar")], axis=1).reset_index()
 
 
