@@ -84,3 +84,31 @@ def test_analysis_latency_and_profile_run_the_benchmarks(tmp_path, capsys):
     with pytest.raises(SystemExit):
         analysis_main(["latency", "--help"])
     assert "python -m eqaug.analysis latency" in capsys.readouterr().out
+
+
+def test_latency_merge_replaces_only_the_measured_rows(tmp_path):
+    """``--merge`` re-measures one (model, batch) and keeps every other row, byte for byte, with a note of the merge."""
+    from eqaug.bench.latency import main as latency_main
+
+    out, tables = tmp_path / "latency.json", tmp_path / "tables"
+    common = ["--batch-sizes", "1", "2", "--devices", "cpu", "--min-run-time", "0.02", "--warmup", "1"]
+    common += ["--out", str(out), "--tables-dir", str(tables)]
+    with pytest.raises(SystemExit, match="does not exist"):
+        latency_main(["--models", "cnn_seg_tiny", "--merge", *common])
+    assert latency_main(["--models", *TINY, *common]) == 0
+    before = json.loads(out.read_text())
+    merge = ["--models", "cnn_seg_tiny", "--batch-sizes", "2", "--merge"]
+    assert latency_main([*merge, *common[3:]]) == 0
+    after = json.loads(out.read_text())
+    assert [(r["model"], r["batch_size"]) for r in after["results"]] == [(m, b) for m in TINY for b in (1, 2)]
+    changed = [r for r in after["results"] if "measured" in r]
+    assert [(r["model"], r["batch_size"]) for r in changed] == [("cnn_seg_tiny", 2)]
+    assert [r for r in after["results"] if "measured" not in r] == [
+        r for r in before["results"] if (r["model"], r["batch_size"]) != ("cnn_seg_tiny", 2)
+    ]
+    assert after["meta"]["command"] == before["meta"]["command"]
+    assert after["meta"]["merges"][0]["rows"] == [["cnn_seg_tiny", "cpu", 2]]
+    assert "Re-measured on" in (tables / "latency.md").read_text()
+    out.write_text("{not json")
+    with pytest.raises(SystemExit, match="not a latency payload"):
+        latency_main([*merge, *common[3:]])

@@ -16,7 +16,10 @@ Usage::
     python -m eqaug.bench latency [--models ...] [--batch-sizes 1 8] [--min-run-time 1] ...
     python -m eqaug.analysis latency ...   # the same (make bench)
 
-writes ``results/bench/latency.json`` and renders ``results/tables/latency.{md,csv}`` from it.
+writes ``results/bench/latency.json`` and renders ``results/tables/latency.{md,csv}`` from it. With ``--merge``
+the new rows replace the rows of the same (model, device, batch size) in the existing ``--out`` and every other row
+stays: one model is re-measured after a change without re-timing the rest (each merged row carries its date and
+the merge's environment is kept in ``meta["merges"]``).
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ from typing import Any
 
 import torch
 
-from eqaug.bench.io import bench_main
 from eqaug.bench.timing import quartiles, time_calls
 from eqaug.environment import describe
 from eqaug.models import as_spec, build_model, count_params, model_names
@@ -43,6 +45,7 @@ __all__ = [
     "environment",
     "measure_latency",
     "run_latency",
+    "merge_latency",
     "build_parser",
     "main",
 ]
@@ -198,6 +201,28 @@ def run_latency(
     return {"meta": meta, "results": results}
 
 
+def _row_key(row: dict[str, Any]) -> tuple[str, str, int]:
+    return row["model"], row["device"], int(row["batch_size"])
+
+
+def merge_latency(old: dict[str, Any], new: dict[str, Any], date: str) -> dict[str, Any]:
+    """``old`` with the rows of ``new`` put in place of the rows of the same (model, device, batch size).
+
+    Kept rows stay where they were, replaced rows take their place, rows ``old`` lacks are appended. Every row of
+    ``new`` gets ``measured: date``; ``meta`` stays ``old``'s (the run that measured the kept rows), with ``new``'s
+    meta and the keys it replaced appended to ``meta["merges"]``.
+    """
+    stamped = [{**row, "measured": date} for row in new["results"]]
+    fresh = {_row_key(row): row for row in stamped}
+    rows = [fresh.pop(_row_key(row), row) for row in old["results"]]
+    rows += list(fresh.values())
+    merges = [
+        *old["meta"].get("merges", []),
+        {**new["meta"], "date": date, "rows": [list(_row_key(r)) for r in stamped]},
+    ]
+    return {"meta": {**old["meta"], "merges": merges}, "results": rows}
+
+
 def build_parser(prog: str = "python -m eqaug.bench latency") -> argparse.ArgumentParser:
     """Options of ``python -m eqaug.bench latency`` (= ``python -m eqaug.analysis latency``)."""
     p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
@@ -210,14 +235,44 @@ def build_parser(prog: str = "python -m eqaug.bench latency") -> argparse.Argume
     p.add_argument("--min-repeats", type=int, default=3, help="at least this many timings (default 3)")
     p.add_argument("--out", default="results/bench/latency.json")
     p.add_argument("--tables-dir", default="results/tables")
+    p.add_argument(
+        "--merge",
+        action="store_true",
+        help="replace only the measured (model, device, batch) rows of the existing --out and keep the others",
+    )
     return p
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m eqaug.bench latency") -> int:
-    """Measure, write ``--out`` and the latency tables in ``--tables-dir``; returns the exit code."""
-    from eqaug.analysis.tables import write_latency_tables
+    """Measure, write ``--out`` (or merge into it) and the latency tables in ``--tables-dir``; returns the exit code."""
+    import datetime
+    import json
+    from pathlib import Path
 
-    return bench_main(argv, prog, build_parser, run_latency, write_latency_tables)
+    from eqaug.analysis.tables import write_latency_tables
+    from eqaug.bench.io import command_line, write_bench, write_json
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    options = vars(build_parser(prog).parse_args(argv))
+    merge, out, tables_dir = options.pop("merge"), Path(options.pop("out")), options.pop("tables_dir")
+    if not merge:
+        write_bench(run_latency(**options, command=command_line(prog, argv)), out, tables_dir, write_latency_tables)
+        return 0
+    if not out.is_file():
+        raise SystemExit(f"--merge: {out} does not exist; measure without --merge first")
+    try:
+        old = json.loads(out.read_text())
+        old["meta"], old["results"]  # noqa: B018 (the two keys a latency payload has)
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise SystemExit(f"--merge: {out} is not a latency payload ({exc!r}); measure without --merge") from exc
+    new = run_latency(**options, command=command_line(prog, argv))
+    today = datetime.date.today().isoformat()
+    merged = merge_latency(old, new, today)
+    files = [write_json(out, merged), *write_latency_tables(merged, tables_dir)]
+    print(
+        f"merged {len(new['results'])} rows into {', '.join(str(f) for f in files)} ({new['meta']['total_seconds']:.0f} s)"
+    )
+    return 0
 
 
 if __name__ == "__main__":

@@ -46,6 +46,18 @@ def latency_frame(payload: dict[str, Any]) -> pd.DataFrame:
     return frame.drop(columns="_eq").reset_index(drop=True)
 
 
+def _merge_notes(meta: dict[str, Any]) -> list[str]:
+    """One sentence per ``--merge`` of later measurements into the payload: which rows, when, on what."""
+    notes = []
+    for merge in meta.get("merges", []):
+        models = sorted({row[0] for row in merge.get("rows", [])})
+        notes.append(
+            f"Re-measured on {merge.get('date')} (`--merge`; the other rows are from the run above): "
+            f"{', '.join(f'`{m}`' for m in models)}. {_meta_note(merge)}"
+        )
+    return notes
+
+
 def write_latency_tables(
     payload: dict[str, Any],
     out_dir: str | os.PathLike,
@@ -62,6 +74,7 @@ def write_latency_tables(
         f"`blocked_autorange(min_run_time={meta.get('min_run_time')})` after {meta.get('warmup')} warm-up calls); "
         "throughput = batch / median latency. Gerken et al. 2022 Tables 1–2 report the same on a GPU.",
         _meta_note(meta),
+        *_merge_notes(meta),
         made_by,
     ]
     digits = {"latency_ms": 2, "iqr_ms": 2, "ms_per_sample": 2, "throughput_per_s": 1}
