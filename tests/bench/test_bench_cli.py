@@ -102,3 +102,15 @@ def test_models_entry_keys_match_the_committed_json():
     forward = json.loads(committed.read_text())["forward"][0]
     args = argparse.Namespace(warmup=0, repeats=1, slow_repeats=1, slow_seconds=60.0)
     assert set(models.measure("cnn_seg_tiny", 1, "forward", args)) == set(forward)
+
+
+def test_fft_engine_gives_the_gemm_engines_values_and_restores_the_default():
+    """Both engines of the SO(3) transforms compute the same model (float32), and the default comes back."""
+    import s2cnn._real_plans as plans
+    from eqaug.bench.fft_engine import measure_launch
+
+    before = (plans.FFT_MIN_B, plans.IFFT_MIN_B_CPU)
+    out = measure_launch("s2cnn_seg_tiny", "cnn_seg_tiny", batch=2, repeats=1)
+    assert out["engines_max_rel_diff"] < 1e-4
+    assert out["s2cnn_gemm_s"] > 0 and out["s2cnn_fft_s"] > 0 and out["ratio_fft"] > 0
+    assert (plans.FFT_MIN_B, plans.IFFT_MIN_B_CPU) == before

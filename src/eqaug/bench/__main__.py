@@ -1,4 +1,4 @@
-"""Run a benchmark: ``python -m eqaug.bench {models,s2cnn,data,equivariance,latency,profile,scaling,fold,aliasing,perf_steps,gpu_check} [options]``.
+"""Run a benchmark: ``python -m eqaug.bench {models,s2cnn,data,equivariance,latency,profile,scaling,fold,fft_engine,aliasing,perf_steps,gpu_check} [options]``.
 
 ``python -m eqaug.bench <name> --help`` lists a benchmark's options. ``scripts/bench_models.py``,
 ``bench_s2cnn.py``, ``bench_data.py`` and ``equivariance_table.py`` run the first four;
@@ -22,6 +22,10 @@ BENCHMARKS = {
     "profile": ("eqaug.bench.profiling", "per-layer and per-operator profiles (Tables 6–7)"),
     "scaling": ("eqaug.bench.scaling", "time per sample vs bandwidth of every family, with the fitted exponents"),
     "fold": ("eqaug.bench.fold", "the synthesis GEMMs' radix-2 fold on and off (S2CNN 204k / CNN 218k ratios)"),
+    "fft_engine": (
+        "eqaug.bench.fft_engine",
+        "the SO(3) transforms' α/γ step as DFT products or torch FFTs (b = 16 twins)",
+    ),
     "aliasing": ("eqaug.bench.s2cnn_aliasing", "up-sampling layers: the original's aliasing vs eqaug's exact rule"),
     "perf_steps": ("eqaug.bench.perf_steps", "one s2cnn performance step: before vs after, alternated in one process"),
     "gpu_check": ("eqaug.bench.gpu_check", "make gpu-check: tests, equivariance, latency and training on a GPU"),
