@@ -63,6 +63,19 @@ def test_curves_of_other_poses_and_sizes_are_not_averaged(tmp_path):
     assert any(p.name == "robustness_c3.png" for p in written)
 
 
+def test_a_rerun_curve_sits_beside_the_reruns_own_haar_score(tmp_path):
+    """A curve added by a re-run comes from another model than the record's metrics: its Haar point is the re-run's."""
+    rec = _with_curve(make_record("c1", "cnn_seg_218k", 1000, 0, score_rot=0.2), [0.1, 0.1, 0.1])
+    rec["robustness_source"] = {"kind": "rerun", "same_metrics": False, "metrics": {"test_rot": {"miou_nb": 0.7}}}
+    plain = _with_curve(make_record("c1", "s2cnn_seg_204k", 1000, 0, score_rot=0.6), [0.6, 0.6, 0.6])
+    frame = robustness_frame([rec, plain])
+    assert set(frame[frame["model"] == "cnn_seg_218k"]["haar"]) == {0.7}
+    assert set(frame[frame["model"] == "s2cnn_seg_204k"]["haar"]) == {0.6}
+    write_robustness([rec, plain], tmp_path, log=lambda _: None)
+    table = (tmp_path / "tables" / "robustness_c1.md").read_text()
+    assert "| 0.700 |" in table and "1 of the 2 curves are from re-runs" in table
+
+
 def test_augstrength_frame_orders_the_rotation_sets(tmp_path):
     recs = [make_record("seg_augstrength_small", "s2cnn_seg_204k", 1000, s, rotate=False) for s in (0, 1, 2)]
     for rotate in (False, True):

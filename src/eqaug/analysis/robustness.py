@@ -76,7 +76,9 @@ def _pose_note(projection_point: str) -> str:
 
 
 def robustness_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per (finished run with a curve, angle): identity, ``angle``, ``score``, ``haar`` (test_rot score)."""
+    """One row per (finished run with a curve, angle): identity, ``angle``, ``score``, ``haar`` (the Haar-rotated
+    test score of the model the curve was measured on: the record's, or its re-run's where the curve is a re-run's),
+    ``rerun`` (the curve is a re-run's)."""
     rows = []
     for record in records:
         curve = record.get("robustness")
@@ -84,9 +86,21 @@ def robustness_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
             continue
         ident = _identity(record)
         metric = curve["metric"]
-        haar = ((record.get("metrics") or {}).get("test_rot") or {}).get(metric)
+        # a curve from a re-run (eqaug.training.rerun) sits beside the re-run's own Haar score: one model per line
+        source = record.get("robustness_source") or {}
+        metrics = source.get("metrics") if source.get("kind") == "rerun" else record.get("metrics")
+        haar = ((metrics or {}).get("test_rot") or {}).get(metric)
         for angle, score in zip(curve["angles_deg"], curve["scores"]):
-            rows.append({**ident, "metric": metric, "angle": float(angle), "score": float(score), "haar": haar})
+            rows.append(
+                {
+                    **ident,
+                    "metric": metric,
+                    "angle": float(angle),
+                    "score": float(score),
+                    "haar": haar,
+                    "rerun": bool(source),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -190,6 +204,21 @@ def _robustness_table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([seeds, mean, haar.rename("Haar")], axis=1).reset_index()
 
 
+def _rerun_notes(frame: pd.DataFrame) -> list[str]:
+    """Which curves come from re-runs of committed records (records without a checkpoint)."""
+    runs = frame.drop_duplicates(["model", "regime", "projection_point", "n_train", "seed"])
+    reruns = runs[runs["rerun"]]
+    if reruns.empty:
+        return []
+    return [
+        f"{len(reruns)} of the {len(runs)} curves are from re-runs of committed records that have no checkpoint "
+        "(`python -m eqaug.analysis robustness --rerun`: the same run key trained again; the record keeps its own "
+        "metrics, `robustness_source` the re-run's); their `Haar` is the re-run's own score, so that a curve and "
+        "its Haar score are of one model. Runs trained on another CPU or under older code re-run to other "
+        "floating-point values (`robustness_source.same_metrics`)."
+    ]
+
+
 def write_robustness(
     records: list[dict[str, Any]], out_dir: str | os.PathLike, log: Callable[[str], None] = print
 ) -> list[Path]:
@@ -207,6 +236,7 @@ def write_robustness(
             "Mean over seeds of the main test metric on the test items tilted by exactly the given polar angle "
             "(random azimuth and about-axis angle per sample, the same items at every angle; "
             "eqaug.training.robustness). `Haar`: the run's Haar-rotated test score.",
+            *_rerun_notes(frame),
         ]
         table = _robustness_table(frame)
         written += write_table(
