@@ -16,7 +16,8 @@ from eqaug.training.run import run_training
 ANGLES = [0.0, 90.0, 180.0]
 
 
-def _with_curve(record: dict, scores: list[float]) -> dict:
+def _with_curve(record: dict, scores: list[float], lr: float = 1e-3) -> dict:
+    record["config"]["optim"] = {"lr": lr}
     record["robustness"] = {"metric": "miou_nb", "angles_deg": ANGLES, "scores": scores, "seconds": 1.0, "n_test": 100}
     return record
 
@@ -39,27 +40,32 @@ def test_robustness_frame_and_table(tmp_path):
     assert {"robustness_c1.png", "robustness_c1.md", "robustness_c1.csv"} <= names
     table = (tmp_path / "tables" / "robustness_c1.md").read_text()
     # means over the two seeds per angle (the CNN's 180° scores are 0.05 and 1.05)
-    assert "| cnn_seg_218k | unrotated | south_pole | 1,000 | 2 | 0.500 | 0.100 | 0.550 |" in table
-    assert "| s2cnn_seg_204k | unrotated | south_pole | 1,000 | 2 | 0.600 | 0.610 | 0.590 | 0.600 |" in table
+    assert "| cnn_seg_218k | unrotated | south_pole | 1,000 | 0.001 | 2 | 0.500 | 0.100 | 0.550 |" in table
+    assert "| s2cnn_seg_204k | unrotated | south_pole | 1,000 | 0.001 | 2 | 0.600 | 0.610 | 0.590 | 0.600 |" in table
     side = json.loads((tmp_path / "figures" / "robustness_c1.json").read_text())
     assert len(side["used_runs"]) == 4
 
 
 def test_curves_of_other_poses_and_sizes_are_not_averaged(tmp_path):
-    """C3 trains at two poses and C1 at three sizes: each (pose, size) is its own row, and the figure draws one size
-    (the one with most curves) with one line per pose."""
+    """C3 trains at two poses, C1 at three sizes, a learning-rate grid at four rates: each (pose, size, rate) is its
+    own row, and the figure draws one size (the one with most curves) with one line per pose."""
     recs = [
         _with_curve(make_record("c3", "zonal_seg", 1000, 0, projection_point="south_pole"), [0.6, 0.6, 0.6]),
         _with_curve(make_record("c3", "zonal_seg", 1000, 0, projection_point="equator"), [0.2, 0.2, 0.2]),
         _with_curve(make_record("c3", "zonal_seg", 3000, 0, projection_point="equator"), [0.9, 0.9, 0.9]),
+        _with_curve(make_record("c3", "zonal_seg", 3000, 0, projection_point="equator"), [0.4, 0.4, 0.4], lr=1e-2),
     ]
     written = write_robustness(recs, tmp_path, log=lambda _: None)
     table = (tmp_path / "tables" / "robustness_c3.md").read_text()
-    assert "| zonal_seg | unrotated | south_pole | 1,000 | 1 | 0.600 | 0.600 | 0.600 |" in table
-    assert "| zonal_seg | unrotated | equator | 1,000 | 1 | 0.200 | 0.200 | 0.200 |" in table
-    assert "| zonal_seg | unrotated | equator | 3,000 | 1 | 0.900 | 0.900 | 0.900 |" in table
+    assert "| zonal_seg | unrotated | south_pole | 1,000 | 0.001 | 1 | 0.600 | 0.600 | 0.600 |" in table
+    assert "| zonal_seg | unrotated | equator | 1,000 | 0.001 | 1 | 0.200 | 0.200 | 0.200 |" in table
+    assert "| zonal_seg | unrotated | equator | 3,000 | 0.001 | 1 | 0.900 | 0.900 | 0.900 |" in table
+    assert "| zonal_seg | unrotated | equator | 3,000 | 0.01 | 1 | 0.400 | 0.400 | 0.400 |" in table
     side = json.loads((tmp_path / "figures" / "robustness_c3.json").read_text())
-    assert sorted((r[2], r[3]) for r in side["used_runs"]) == [("equator", 1000), ("south_pole", 1000)]
+    assert sorted((r[2], r[3], r[4]) for r in side["used_runs"]) == [
+        ("equator", 1000, 0.001),
+        ("south_pole", 1000, 0.001),
+    ]
     assert any(p.name == "robustness_c3.png" for p in written)
 
 

@@ -57,12 +57,13 @@ def _identity(record: dict[str, Any]) -> dict[str, Any]:
         "projection_point": data.get("projection_point") or "south_pole",
         "seed": cfg.get("seed"),
         "n_train": data.get("n_train"),
+        "lr": (cfg.get("optim") or {}).get("lr"),
     }
 
 
-# A curve is one (model, training regime, training pose, training size): runs differing in any of them never share
-# a mean. The figure draws one training size (``_figure_n_train``); the table lists them all.
-_CURVE_KEYS = ["model", "regime", "projection_point", "n_train"]
+# A curve is one (model, training regime, training pose, training size, learning rate): runs differing in any of
+# them never share a mean. The figure draws one training size (``_figure_n_train``); the table lists them all.
+_CURVE_KEYS = ["model", "regime", "projection_point", "n_train", "lr"]
 
 
 def _figure_n_train(frame: pd.DataFrame) -> int:
@@ -101,7 +102,10 @@ def robustness_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
                     "rerun": bool(source),
                 }
             )
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    if not frame.empty:  # a record without optim.lr (none of the committed ones) is one curve of its own: lr 0
+        frame["lr"] = pd.to_numeric(frame["lr"], errors="coerce").fillna(0.0)
+    return frame
 
 
 def augstrength_frame(records: list[dict[str, Any]], study: str) -> pd.DataFrame:
@@ -127,19 +131,22 @@ def _draw_robustness(frame: pd.DataFrame, study: str, out_dir: Path) -> list[Pat
 
     n_train = _figure_n_train(frame)
     frame = frame[frame["n_train"] == n_train]
-    keys = ["model", "family", "regime", "projection_point"]
+    keys = ["model", "family", "regime", "projection_point", "lr"]
     series = _series(frame, keys, "angle")
     models = sorted(frame["model"].unique())
     poses = sorted(frame["projection_point"].unique(), key=lambda p: (p != "south_pole", p))
+    several_lrs = frame.groupby("model")["lr"].nunique() > 1
     fig, ax = plt.subplots(figsize=(7, 4.2))
     order = sorted(series.groupby(keys).groups, key=lambda k: (not is_equivariant(k[1]), k))
-    for model, family, regime, pose in order:
-        line = (frame["model"] == model) & (frame["regime"] == regime) & (frame["projection_point"] == pose)
-        s = series[(series["model"] == model) & (series["regime"] == regime) & (series["projection_point"] == pose)]
+    for model, family, regime, pose, lr in order:
+        match = dict(zip(keys, (model, family, regime, pose, lr)))
+        line = (frame[keys] == pd.Series(match)).all(axis=1)
+        s = series[(series[keys] == pd.Series(match)).all(axis=1)]
         color = model_color(model, family, models)
         style = ("-", "-.", ":")[min(poses.index(pose), 2)] if regime.split(",")[0] in ("unrotated", "?") else "--"
         seeds = int(s["count"].max())
-        label = f"{display_name(model, family)}, trained {regime}{_pose_note(pose)} ({seeds} seed{'s' * (seeds != 1)})"
+        rate = f", lr {lr:g}" if several_lrs.get(model, False) and lr else ""
+        label = f"{display_name(model, family)}, trained {regime}{_pose_note(pose)}{rate} ({seeds} seed{'s' * (seeds != 1)})"
         ax.plot(s["angle"], s["mean"], style, color=color, marker="o", markersize=3, label=label)
         ax.fill_between(s["angle"], s["min"], s["max"], color=color, alpha=0.15, linewidth=0)
         haar = frame[line].groupby("seed")["haar"].first()
@@ -189,9 +196,7 @@ def _finish(fig: Any, ax: Any, frame: pd.DataFrame, out_dir: Path, stem: str, yl
     ax.set_title(f"{title} ({BAND_NOTE})", fontsize=9)
     sidecar = {
         "study": frame["study"].iloc[0],
-        "used_runs": sorted(
-            set(frame[["model", "regime", "projection_point", "n_train", "seed"]].itertuples(False, None))
-        ),
+        "used_runs": sorted(set(frame[[*_CURVE_KEYS, "seed"]].itertuples(False, None))),
     }
     return save_figure(fig, out_dir, stem, sidecar)
 
@@ -201,7 +206,8 @@ def _robustness_table(frame: pd.DataFrame) -> pd.DataFrame:
     mean.columns = [f"{a:g}°" for a in mean.columns]
     seeds = frame.groupby(_CURVE_KEYS)["seed"].nunique().rename("seeds")
     haar = frame.groupby([*_CURVE_KEYS, "seed"])["haar"].first().groupby(_CURVE_KEYS).mean()
-    return pd.concat([seeds, mean, haar.rename("Haar")], axis=1).reset_index()
+    table = pd.concat([seeds, mean, haar.rename("Haar")], axis=1).reset_index()
+    return table.assign(lr=table["lr"].map(lambda lr: f"{lr:g}" if lr else "?"))
 
 
 def _rerun_notes(frame: pd.DataFrame) -> list[str]:
