@@ -68,7 +68,8 @@ _CURVE_KEYS = ["model", "regime", "projection_point", "n_train", "lr"]
 
 def _figure_n_train(frame: pd.DataFrame) -> int:
     """The training size the robustness figure draws: the one with the most curves (the smallest of a tie)."""
-    counts = frame.groupby("n_train")[["model", "regime", "projection_point"]].apply(lambda g: len(g.drop_duplicates()))
+    others = [k for k in _CURVE_KEYS if k != "n_train"]
+    counts = frame.groupby("n_train")[others].apply(lambda g: len(g.drop_duplicates()))
     return int(min(counts.index[counts == counts.max()]))
 
 
@@ -212,7 +213,7 @@ def _robustness_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _rerun_notes(frame: pd.DataFrame) -> list[str]:
     """Which curves come from re-runs of committed records (records without a checkpoint)."""
-    runs = frame.drop_duplicates(["model", "regime", "projection_point", "n_train", "seed"])
+    runs = frame.drop_duplicates([*_CURVE_KEYS, "seed"])
     reruns = runs[runs["rerun"]]
     if reruns.empty:
         return []

@@ -27,8 +27,6 @@ import torch
 
 __all__ = ["build_parser", "main", "measure_launch"]
 
-_OFF = 1 << 30
-
 
 def _step(model: torch.nn.Module, x: torch.Tensor) -> float:
     model.zero_grad(set_to_none=True)

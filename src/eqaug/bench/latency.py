@@ -262,9 +262,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m eqaug.bench laten
         raise SystemExit(f"--merge: {out} does not exist; measure without --merge first")
     try:
         old = json.loads(out.read_text())
-        old["meta"], old["results"]  # noqa: B018 (the two keys a latency payload has)
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise SystemExit(f"--merge: {out} is not a latency payload ({exc!r}); measure without --merge") from exc
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"--merge: {out} is not a latency payload ({exc}); measure without --merge") from exc
+    if not (isinstance(old, dict) and {"meta", "results"} <= old.keys()):
+        raise SystemExit(f"--merge: {out} is not a latency payload (no meta and results); measure without --merge")
     new = run_latency(**options, command=command_line(prog, argv))
     today = datetime.date.today().isoformat()
     merged = merge_latency(old, new, today)
