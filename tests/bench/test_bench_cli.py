@@ -114,3 +114,15 @@ def test_fft_engine_gives_the_gemm_engines_values_and_restores_the_default():
     assert out["engines_max_rel_diff"] < 1e-4
     assert out["s2cnn_gemm_s"] > 0 and out["s2cnn_fft_s"] > 0 and out["ratio_fft"] > 0
     assert (plans.FFT_MIN_B, plans.IFFT_MIN_B_CPU) == before
+
+
+def test_tp_chunk_gives_the_same_outputs_and_restores_the_chunk_sizes():
+    """Chunking the activation's products changes the speed, not the values (float32), and the sizes come back."""
+    from eqaug.bench.tp_chunk import measure
+    from eqaug.models.gscnn import activation
+
+    before = dict(activation._CHUNK_ELEMENTS)
+    out = measure("gscnn_seg_tiny", [1 << 21, 1 << 8], batch=2, repeats=1)
+    assert [r["chunk_elements"] for r in out["rows"]] == [1 << 21, 1 << 8]
+    assert all(r["median_ms"] > 0 and r["max_rel_diff"] < 1e-5 for r in out["rows"])
+    assert activation._CHUNK_ELEMENTS == before

@@ -42,7 +42,15 @@ from s2cnn.real_basis import real_basis
 
 __all__ = ["TensorProductActivation", "TPTable", "tp_table", "bilinear_gather", "real_cg"]
 
-_CHUNK_ELEMENTS = 1 << 21  # elements of one [chunk, N] temporary
+# Elements of one [chunk, N] temporary.  On CPU the products are memory-bound: chunks whose temporaries stay in
+# the L2 cache (2^16 float32 = 256 KiB) make a GSCNN twin's training step 1.4–1.6× faster than 8 MiB chunks
+# (batch 32, one thread); smaller chunks lose to Python overhead.  On CUDA large chunks mean fewer launches.
+_CHUNK_ELEMENTS = {"cpu": 1 << 16, "cuda": 1 << 21}
+
+
+def _chunk_rows(x: torch.Tensor) -> int:
+    """Table entries per chunk for ``x [D, N]``."""
+    return max(1, _CHUNK_ELEMENTS.get(x.device.type, 1 << 21) // max(x.shape[1], 1))
 
 
 def _q_column(l: int, m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -185,9 +193,8 @@ class _BilinearGather(torch.autograd.Function):
         n_out: int,
     ) -> torch.Tensor:
         ctx.save_for_backward(x, i, j, k, c)
-        N = x.shape[1]
-        out = x.new_zeros(n_out, N)
-        step = max(1, _CHUNK_ELEMENTS // max(N, 1))
+        out = x.new_zeros(n_out, x.shape[1])
+        step = _chunk_rows(x)
         for s in range(0, len(c), step):
             e = s + step
             a = x.index_select(0, i[s:e])
@@ -199,10 +206,9 @@ class _BilinearGather(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, None, None, None, None, None]:
         x, i, j, k, c = ctx.saved_tensors
-        N = x.shape[1]
         gx = torch.zeros_like(x)
         g = g.contiguous()
-        step = max(1, _CHUNK_ELEMENTS // max(N, 1))
+        step = _chunk_rows(x)
         for s in range(0, len(c), step):
             e = s + step
             gk = g.index_select(0, k[s:e])
