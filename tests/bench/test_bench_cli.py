@@ -116,13 +116,16 @@ def test_fft_engine_gives_the_gemm_engines_values_and_restores_the_default():
     assert (plans.FFT_MIN_B, plans.IFFT_MIN_B_CPU) == before
 
 
-def test_tp_chunk_gives_the_same_outputs_and_restores_the_chunk_sizes():
-    """Chunking the activation's products changes the speed, not the values (float32), and the sizes come back."""
-    from eqaug.bench.tp_chunk import measure
+def test_variants_give_the_same_outputs_and_restore_the_settings():
+    """The activation's chunk size and the CNNs' memory format change the speed, not the values (float32)."""
+    from eqaug.bench.variants import CHOICES, measure
     from eqaug.models.gscnn import activation
 
     before = dict(activation._CHUNK_ELEMENTS)
-    out = measure("gscnn_seg_tiny", [1 << 21, 1 << 8], batch=2, repeats=1)
-    assert [r["chunk_elements"] for r in out["rows"]] == [1 << 21, 1 << 8]
+    out = measure("gscnn_seg_tiny", CHOICES["tp_chunk"][1], batch=2, repeats=1)
+    assert [r["variant"] for r in out["rows"]] == ["chunk 2^21", "chunk 2^16"]
     assert all(r["median_ms"] > 0 and r["max_rel_diff"] < 1e-5 for r in out["rows"])
     assert activation._CHUNK_ELEMENTS == before
+    out = measure("cnn_seg_tiny", CHOICES["cnn_layout"][1], batch=2, repeats=1)
+    assert [r["variant"] for r in out["rows"]] == ["contiguous", "channels_last"]
+    assert all(r["max_rel_diff"] < 1e-5 for r in out["rows"])

@@ -1,4 +1,4 @@
-"""Run a benchmark: ``python -m eqaug.bench {models,s2cnn,data,equivariance,latency,profile,scaling,fold,fft_engine,tp_chunk,aliasing,perf_steps,gpu_check} [options]``.
+"""Run a benchmark: ``python -m eqaug.bench {models,s2cnn,data,equivariance,latency,profile,scaling,fold,fft_engine,variants,aliasing,perf_steps,gpu_check} [options]``.
 
 ``python -m eqaug.bench <name> --help`` lists a benchmark's options. ``scripts/bench_models.py``,
 ``bench_s2cnn.py``, ``bench_data.py`` and ``equivariance_table.py`` run the first four;
@@ -26,9 +26,9 @@ BENCHMARKS = {
         "eqaug.bench.fft_engine",
         "the SO(3) transforms' α/γ step as DFT products or torch FFTs (b = 16 twins)",
     ),
-    "tp_chunk": (
-        "eqaug.bench.tp_chunk",
-        "the GSCNN activation's chunk size: a training step with large against cache-sized chunks",
+    "variants": (
+        "eqaug.bench.variants",
+        "implementation choices (GSCNN activation chunks, CNN memory format): a training step per variant",
     ),
     "aliasing": ("eqaug.bench.s2cnn_aliasing", "up-sampling layers: the original's aliasing vs eqaug's exact rule"),
     "perf_steps": ("eqaug.bench.perf_steps", "one s2cnn performance step: before vs after, alternated in one process"),

@@ -236,13 +236,17 @@ class CNNSegmenter(nn.Module):
                 )
             )
         self.up = nn.ModuleList(up)
+        # Channels-last weights make the CPU convolutions (oneDNN) run channels-last: a training step of the b = 16
+        # segmenters is 1.3–1.7x faster so (`python -m eqaug.bench variants cnn_layout`); the values agree to
+        # float rounding.  The classifiers stay contiguous (not faster so).
+        self.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for block in self.down:
             x = F.relu(block(x))
         for block in self.up[:-1]:
             x = F.relu(block(x))
-        return self.up[-1](x)
+        return self.up[-1](x).contiguous()
 
 
 class CNNClassifier(nn.Module):
