@@ -1,6 +1,7 @@
 """Implementation choices timed against their alternative: a training step per variant, alternated in one process.
 
-``python -m eqaug.bench variants {tp_chunk,cnn_layout} [--models …] [--batch 32] [--repeats 9] [--out …]``
+``python -m eqaug.bench variants {tp_chunk,cnn_layout} [--models NAME[:BATCH] …] [--batch 32] [--repeats 9]
+[--out …]``  (``NAME:BATCH`` times that model at its own batch size, e.g. ``cnn_seg_218k:8`` at b = 50)
 
 - ``tp_chunk``: the GSCNN tensor-product activation's chunk size (:mod:`eqaug.models.gscnn.activation`): the
   products ``out[k] += c · x[i] · x[j]`` run in chunks of table entries whose ``[chunk, B·C]`` temporaries hold at
@@ -70,7 +71,14 @@ CHOICES: dict[str, tuple[list[str], list[Variant]]] = {
         [("chunk 2^21", _chunk(1 << 21)), ("chunk 2^16", _chunk(1 << 16))],
     ),
     "cnn_layout": (
-        ["cnn_seg_218k_b16", "cnn_seg_1m_b16", "cnn_seg_218k_circ_small", "cnn_cls_114k_b16", "cnn_cls_500k_b16"],
+        [
+            "cnn_seg_218k_b16",
+            "cnn_seg_1m_b16",
+            "cnn_seg_218k_circ_small",
+            "cnn_cls_114k_b16",
+            "cnn_cls_500k_b16",
+            "cnn_seg_218k:8",
+        ],
         [("contiguous", _layout(torch.contiguous_format)), ("channels_last", _layout(torch.channels_last))],
     ),
 }
@@ -128,7 +136,7 @@ def build_parser(prog: str = "python -m eqaug.bench variants") -> argparse.Argum
     """Options of ``python -m eqaug.bench variants``."""
     p = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("choice", choices=sorted(CHOICES))
-    p.add_argument("--models", nargs="+", help="default: the choice's models")
+    p.add_argument("--models", nargs="+", help="NAME or NAME:BATCH; default: the choice's models")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--repeats", type=int, default=9)
     p.add_argument("--out", help="default: results/bench/<choice>.json")
@@ -143,8 +151,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m eqaug.bench varia
 
     default_models, variants = CHOICES[args.choice]
     results = []
-    for name in args.models or default_models:
-        results.append(measure(name, variants, args.batch, args.repeats))
+    for item in args.models or default_models:
+        name, _, batch = item.partition(":")
+        results.append(measure(name, variants, int(batch) if batch else args.batch, args.repeats))
         for r in results[-1]["rows"]:
             print(f"{name} {r['variant']}: {r['median_ms']:.0f} ms, speed-up {r['speedup']:.2f}x", flush=True)
     meta = {

@@ -237,8 +237,9 @@ class CNNSegmenter(nn.Module):
             )
         self.up = nn.ModuleList(up)
         # Channels-last weights make the CPU convolutions (oneDNN) run channels-last: a training step of the b = 16
-        # segmenters is 1.3–1.7x faster so (`python -m eqaug.bench variants cnn_layout`); the values agree to
-        # float rounding.  The classifiers stay contiguous (not faster so).
+        # segmenters is 1.15–1.5x faster so (`python -m eqaug.bench variants cnn_layout`, results/bench/
+        # cnn_layout.json); the values agree to float rounding.  The classifiers stay contiguous: their gain is
+        # not consistent across launches (CNN 500k b16: 0.84–1.32x).
         self.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
