@@ -20,8 +20,8 @@ through first (the linear part), so the output type is
 Implementation: the real-basis coefficients of all products form one sparse table of entries
 ``(i, j, k, c)`` — ``out[k] += c · x[i] · x[j]`` on the internal layout ``[D, batch·channels]`` — built at the first
 forward per ``(set, input type, device, dtype)`` and cached (float64 construction).  The products are gathered and
-scattered in chunks by a custom autograd function that saves only its input (no ``[nnz, N]`` temporaries are
-kept for the backward pass).
+scattered in chunks, straight into their rows of the output beside the copied pass-through rows, by a custom
+autograd function that saves only its input (no ``[nnz, N]`` temporaries are kept for the backward pass).
 """
 
 from __future__ import annotations
@@ -109,6 +109,7 @@ class TPTable:
     n_pass : rows of the input passed through (``0`` without ``include_input``).
     perm : output row order of ``cat([x[:n_pass], products])`` (``None`` without pass-through).
     n_prod_rows : rows of the products-only tensor.
+    k_out, pass_rows : the output rows of the entries' products and of the pass-through rows ``x[:n_pass]``.
     """
 
     def __init__(self, mixing: MixingSet, in_type: GType, include_input: bool) -> None:
@@ -150,6 +151,9 @@ class TPTable:
                 perm += [self.n_pass + r for r in range(off_prod[l], off_prod[l + 1])]
             self.perm = np.asarray(perm, dtype=np.int64)
         assert off_out[-1] == self.n_pass + self.n_prod_rows
+        where = np.argsort(self.perm) if self.perm is not None else np.arange(self.n_prod_rows)  # source → output row
+        self.pass_rows = where[: self.n_pass].astype(np.int64)
+        self.k_out = where[self.n_pass + self.k.astype(np.int64)].astype(np.int64)  # increasing like k
 
     @property
     def nnz(self) -> int:
@@ -175,12 +179,14 @@ def _device_table(table: TPTable, device: torch.device, dtype: torch.dtype) -> d
         "j": as_t(table.j),
         "k": as_t(table.k),
         "c": torch.as_tensor(table.c, dtype=dtype, device=device),
-        "perm": None if table.perm is None else as_t(table.perm),
+        "k_out": as_t(table.k_out),
+        "pass_rows": as_t(table.pass_rows),
     }
 
 
 class _BilinearGather(torch.autograd.Function):
-    """``out[k] = Σ c · x[i] · x[j]`` over table entries; ``x``: ``[D, N]`` real."""
+    """``out[k] = Σ c · x[i] · x[j]`` over table entries, and ``out[pass_rows] = x[:len(pass_rows)]``; ``x``: ``[D, N]``
+    real."""
 
     @staticmethod
     def forward(
@@ -190,10 +196,13 @@ class _BilinearGather(torch.autograd.Function):
         j: torch.Tensor,
         k: torch.Tensor,
         c: torch.Tensor,
+        pass_rows: torch.Tensor,
         n_out: int,
     ) -> torch.Tensor:
-        ctx.save_for_backward(x, i, j, k, c)
+        ctx.save_for_backward(x, i, j, k, c, pass_rows)
         out = x.new_zeros(n_out, x.shape[1])
+        if len(pass_rows):
+            out.index_copy_(0, pass_rows, x[: len(pass_rows)])
         step = _chunk_rows(x)
         for s in range(0, len(c), step):
             e = s + step
@@ -204,10 +213,12 @@ class _BilinearGather(torch.autograd.Function):
         return out
 
     @staticmethod
-    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, None, None, None, None, None]:
-        x, i, j, k, c = ctx.saved_tensors
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x, i, j, k, c, pass_rows = ctx.saved_tensors
         gx = torch.zeros_like(x)
         g = g.contiguous()
+        if len(pass_rows):
+            torch.index_select(g, 0, pass_rows, out=gx[: len(pass_rows)])
         step = _chunk_rows(x)
         for s in range(0, len(c), step):
             e = s + step
@@ -215,13 +226,14 @@ class _BilinearGather(torch.autograd.Function):
             gk.mul_(c[s:e, None])
             gx.index_add_(0, i[s:e], gk * x.index_select(0, j[s:e]))
             gx.index_add_(0, j[s:e], gk.mul_(x.index_select(0, i[s:e])))
-        return gx, None, None, None, None, None
+        return gx, None, None, None, None, None, None
 
 
 def bilinear_gather(x: torch.Tensor, table: TPTable) -> torch.Tensor:
     """Products-only output ``[n_prod_rows, N]`` of ``x [D_in, N]`` (differentiable)."""
     t = _device_table(table, x.device, x.dtype)
-    return _BilinearGather.apply(x, t["i"], t["j"], t["k"], t["c"], table.n_prod_rows)
+    none = t["pass_rows"][:0]
+    return _BilinearGather.apply(x, t["i"], t["j"], t["k"], t["c"], none, table.n_prod_rows)
 
 
 class TensorProductActivation(nn.Module):
@@ -274,12 +286,11 @@ class TensorProductActivation(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         D, B, C = x.shape
-        flat = x.reshape(D, B * C)
-        prod = bilinear_gather(flat, self.table)
-        if self.table.perm is not None:
-            t = _device_table(self.table, x.device, x.dtype)
-            prod = torch.cat([flat[: self.table.n_pass], prod], 0).index_select(0, t["perm"])
-        return prod.reshape(-1, B, C)
+        table = self.table
+        t = _device_table(table, x.device, x.dtype)
+        n_out = table.n_pass + table.n_prod_rows
+        out = _BilinearGather.apply(x.reshape(D, B * C), t["i"], t["j"], t["k_out"], t["c"], t["pass_rows"], n_out)
+        return out.reshape(n_out, B, C)
 
     def extra_repr(self) -> str:
         s = self.mixing_set
