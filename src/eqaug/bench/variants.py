@@ -74,6 +74,8 @@ CHOICES: dict[str, tuple[list[str], list[Variant]]] = {
         [
             "cnn_seg_218k_b16",
             "cnn_seg_1m_b16",
+            "cnn_seg_218k_small",
+            "cnn_seg_1m_small",
             "cnn_seg_218k_circ_small",
             "cnn_cls_114k_b16",
             "cnn_cls_500k_b16",
