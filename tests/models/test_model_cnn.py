@@ -53,6 +53,25 @@ def test_named_small_models_forward(name, out):
         assert m(torch.randn(out[0], 1, 32, 32)).shape == out
 
 
+@pytest.mark.parametrize("name", ["cnn_seg_tiny", "cnn_seg_218k_circ_small"])
+def test_segmenters_hold_channels_last_weights_and_compute_the_contiguous_values(name, tmp_path):
+    """Channels-last weights (the faster CPU convolutions) change neither the values nor what a checkpoint holds."""
+    model = build_model(name)
+    convs = [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    assert convs and all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
+    b = model.spec.bandwidth
+    x = torch.randn(2, 1, 2 * b, 2 * b)
+    y = model(x)
+    assert y.is_contiguous()
+    reference = build_model(name).to(memory_format=torch.contiguous_format)
+    reference.load_state_dict(model.state_dict())
+    torch.testing.assert_close(reference(x), y, rtol=1e-5, atol=1e-5)
+    torch.save(model.state_dict(), tmp_path / "w.pt")
+    fresh = build_model(name)
+    fresh.load_state_dict(torch.load(tmp_path / "w.pt", weights_only=True))
+    assert torch.equal(fresh(x), y)
+
+
 def test_even_kernels_and_odd_sizes_restore_the_input_size():
     spec = CNNSegSpec(bandwidth=9, features=[2, 3, 4], kernel_sizes=[4, 3, 2], strides=[3, 2, 2])
     assert build_model(spec)(torch.randn(1, 1, 18, 18)).shape == (1, 11, 18, 18)
