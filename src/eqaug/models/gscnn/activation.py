@@ -204,11 +204,13 @@ class _BilinearGather(torch.autograd.Function):
         if len(pass_rows):
             out.index_copy_(0, pass_rows, x[: len(pass_rows)])
         step = _chunk_rows(x)
+        buf_a, buf_b = x.new_empty(2, min(step, len(c)), x.shape[1])  # reused chunk temporaries
         for s in range(0, len(c), step):
-            e = s + step
-            a = x.index_select(0, i[s:e])
-            a.mul_(x.index_select(0, j[s:e]))
-            a.mul_(c[s:e, None])
+            e = min(s + step, len(c))
+            a, b = buf_a[: e - s], buf_b[: e - s]
+            torch.index_select(x, 0, i[s:e], out=a)
+            torch.index_select(x, 0, j[s:e], out=b)
+            a.mul_(b).mul_(c[s:e, None])
             out.index_add_(0, k[s:e], a)
         return out
 
@@ -220,12 +222,16 @@ class _BilinearGather(torch.autograd.Function):
         if len(pass_rows):
             torch.index_select(g, 0, pass_rows, out=gx[: len(pass_rows)])
         step = _chunk_rows(x)
+        buf_g, buf_x = x.new_empty(2, min(step, len(c)), x.shape[1])  # reused chunk temporaries
         for s in range(0, len(c), step):
-            e = s + step
-            gk = g.index_select(0, k[s:e])
+            e = min(s + step, len(c))
+            gk, xo = buf_g[: e - s], buf_x[: e - s]
+            torch.index_select(g, 0, k[s:e], out=gk)
             gk.mul_(c[s:e, None])
-            gx.index_add_(0, i[s:e], gk * x.index_select(0, j[s:e]))
-            gx.index_add_(0, j[s:e], gk.mul_(x.index_select(0, i[s:e])))
+            torch.index_select(x, 0, j[s:e], out=xo)
+            gx.index_add_(0, i[s:e], xo.mul_(gk))
+            torch.index_select(x, 0, i[s:e], out=xo)
+            gx.index_add_(0, j[s:e], xo.mul_(gk))
         return gx, None, None, None, None, None, None
 
 
