@@ -205,12 +205,13 @@ class _BilinearGather(torch.autograd.Function):
             out.index_copy_(0, pass_rows, x[: len(pass_rows)])
         step = _chunk_rows(x)
         buf_a, buf_b = x.new_empty(2, min(step, len(c)), x.shape[1])  # reused chunk temporaries
+        c = c.unsqueeze(1)
         for s in range(0, len(c), step):
             e = min(s + step, len(c))
             a, b = buf_a[: e - s], buf_b[: e - s]
             torch.index_select(x, 0, i[s:e], out=a)
             torch.index_select(x, 0, j[s:e], out=b)
-            a.mul_(b).mul_(c[s:e, None])
+            a.mul_(b).mul_(c[s:e])
             out.index_add_(0, k[s:e], a)
         return out
 
@@ -223,11 +224,12 @@ class _BilinearGather(torch.autograd.Function):
             torch.index_select(g, 0, pass_rows, out=gx[: len(pass_rows)])
         step = _chunk_rows(x)
         buf_g, buf_x = x.new_empty(2, min(step, len(c)), x.shape[1])  # reused chunk temporaries
+        c = c.unsqueeze(1)
         for s in range(0, len(c), step):
             e = min(s + step, len(c))
             gk, xo = buf_g[: e - s], buf_x[: e - s]
             torch.index_select(g, 0, k[s:e], out=gk)
-            gk.mul_(c[s:e, None])
+            gk.mul_(c[s:e])
             torch.index_select(x, 0, j[s:e], out=xo)
             gx.index_add_(0, i[s:e], xo.mul_(gk))
             torch.index_select(x, 0, i[s:e], out=xo)
