@@ -200,3 +200,22 @@ def test_gscnn_uses_the_s2cnn_real_basis():
     dense[ka + 3, m + 3] += va
     dense[kb + 3, m + 3] += vb
     np.testing.assert_allclose(dense, U, atol=1e-15)
+
+
+def test_activation_takes_strided_inputs_and_chunks_give_the_same_values(monkeypatch):
+    """A non-contiguous input and a chunk of a few entries give the values and gradients of the default."""
+    from eqaug.models.gscnn import activation
+
+    torch.manual_seed(0)
+    act = TensorProductActivation((1, 2, 1), L_out=4, mixing="full").double()
+    D = sum(t * (2 * l + 1) for l, t in enumerate((1, 2, 1)))
+    base = torch.randn(2, 3, D, dtype=torch.float64)
+    x = base.permute(2, 0, 1).requires_grad_()  # [D, B, C], not contiguous
+    y = act(x)
+    (gx,) = torch.autograd.grad(y.square().sum(), x)
+    monkeypatch.setitem(activation._CHUNK_ELEMENTS, "cpu", 12)  # 2 entries per chunk
+    x2 = base.permute(2, 0, 1).contiguous().requires_grad_()
+    y2 = act(x2)
+    (gx2,) = torch.autograd.grad(y2.square().sum(), x2)
+    torch.testing.assert_close(y2, y, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(gx2, gx, rtol=1e-12, atol=1e-12)

@@ -218,7 +218,7 @@ class _BilinearGather(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, i, j, k, c, pass_rows = ctx.saved_tensors
-        gx = torch.zeros_like(x)
+        gx = torch.zeros_like(x, memory_format=torch.contiguous_format)
         g = g.contiguous()
         if len(pass_rows):
             torch.index_select(g, 0, pass_rows, out=gx[: len(pass_rows)])
