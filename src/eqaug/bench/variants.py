@@ -1,7 +1,7 @@
 """Implementation choices timed against their alternative: a training step per variant, alternated in one process.
 
 ``python -m eqaug.bench variants {tp_chunk,cnn_layout} [--models NAME[:BATCH] …] [--batch 32] [--repeats 9]
-[--out …]``  (``NAME:BATCH`` times that model at its own batch size, e.g. ``cnn_seg_218k:8`` at b = 50)
+[--out …]``  (``NAME:BATCH`` times that model at its own batch size, e.g. ``cnn_seg_218k:8`` for the b = 50 CNN)
 
 - ``tp_chunk``: the GSCNN tensor-product activation's chunk size (:mod:`eqaug.models.gscnn.activation`): the
   products ``out[k] += c · x[i] · x[j]`` run in chunks of table entries whose ``[chunk, B·C]`` temporaries hold at
@@ -71,16 +71,7 @@ CHOICES: dict[str, tuple[list[str], list[Variant]]] = {
         [("chunk 2^21", _chunk(1 << 21)), ("chunk 2^16", _chunk(1 << 16))],
     ),
     "cnn_layout": (
-        [
-            "cnn_seg_218k_b16",
-            "cnn_seg_1m_b16",
-            "cnn_seg_218k_small",
-            "cnn_seg_1m_small",
-            "cnn_seg_218k_circ_small",
-            "cnn_cls_114k_b16",
-            "cnn_cls_500k_b16",
-            "cnn_seg_218k:8",
-        ],
+        ["cnn_seg_218k_b16", "cnn_seg_1m_b16", "cnn_seg_218k_circ_small", "cnn_cls_114k_b16", "cnn_cls_500k_b16"],
         [("contiguous", _layout(torch.contiguous_format)), ("channels_last", _layout(torch.channels_last))],
     ),
 }
