@@ -19,20 +19,18 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from eqaug.bench.timing import forward_backward_seconds
+
 __all__ = ["build_parser", "main", "measure_launch"]
 
 
 def _step(model: torch.nn.Module, x: torch.Tensor) -> float:
-    model.zero_grad(set_to_none=True)
-    t = time.perf_counter()
-    model(x).sum().backward()
-    return time.perf_counter() - t
+    return forward_backward_seconds(model, x)[0]
 
 
 def _set_engine(fft: bool) -> None:

@@ -16,7 +16,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Timings", "quartiles", "time_calls"]
+__all__ = ["Timings", "forward_backward_seconds", "quartiles", "time_calls"]
+
+
+def forward_backward_seconds(model: Any, x: Any) -> tuple[float, Any]:
+    """Wall seconds of one training step without the optimiser (gradients cleared, forward, backward of a
+    scalar), and the detached output: the step the same-process A/B benchmarks alternate."""
+    model.zero_grad(set_to_none=True)
+    t = time.perf_counter()
+    y = model(x)
+    y.square().mean().backward()
+    return time.perf_counter() - t, y.detach()
 
 
 def quartiles(xs: Sequence[float]) -> tuple[float, float, float]:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,7 +31,7 @@ import torch
 from torch import nn
 
 from eqaug.bench.io import command_line, write_json
-from eqaug.bench.timing import quartiles
+from eqaug.bench.timing import forward_backward_seconds, quartiles
 
 __all__ = ["CHOICES", "build_parser", "main", "measure"]
 
@@ -77,14 +76,6 @@ CHOICES: dict[str, tuple[list[str], list[Variant]]] = {
 }
 
 
-def _step(model: nn.Module, x: torch.Tensor) -> tuple[float, torch.Tensor]:
-    model.zero_grad(set_to_none=True)
-    t = time.perf_counter()
-    y = model(x)
-    y.square().mean().backward()
-    return time.perf_counter() - t, y.detach()
-
-
 def measure(model_name: str, variants: list[Variant], batch: int = 32, repeats: int = 9) -> dict[str, Any]:
     """Step times of ``model_name`` under each variant, alternated; the first variant is the reference."""
     from eqaug.models import build_model
@@ -99,7 +90,7 @@ def measure(model_name: str, variants: list[Variant], batch: int = 32, repeats: 
     for rep in range(repeats + 1):  # repetition 0: warm-up (builds and caches tables)
         for label, setup in variants:
             with setup(model):
-                t, y = _step(model, x)
+                t, y = forward_backward_seconds(model, x)
             if rep:
                 times[label].append(t)
             else:

@@ -40,7 +40,7 @@ from eqaug.models.gscnn.mixing import MixingSet, degree_mixing_set, fragment_pai
 from eqaug.models.gscnn.signals import GType, offsets
 from s2cnn.real_basis import real_basis
 
-__all__ = ["TensorProductActivation", "TPTable", "tp_table", "bilinear_gather", "real_cg"]
+__all__ = ["TensorProductActivation", "TPTable", "tp_table", "real_cg"]
 
 # Elements of one [chunk, N] temporary.  On CPU the products are memory-bound: chunks whose temporaries stay in
 # the L2 cache (2^16 float32 = 256 KiB) make a GSCNN twin's training step 1.4–1.6× faster than 8 MiB chunks
@@ -107,8 +107,7 @@ class TPTable:
     in_type, out_type : input type and output type ``τ'``.
     i, j, k : int32 numpy arrays (rows of the internal layouts); ``c``: float64 coefficients.
     n_pass : rows of the input passed through (``0`` without ``include_input``).
-    perm : output row order of ``cat([x[:n_pass], products])`` (``None`` without pass-through).
-    n_prod_rows : rows of the products-only tensor.
+    n_prod_rows : rows of the products (the output has ``n_pass + n_prod_rows``).
     k_out, pass_rows : the output rows of the entries' products and of the pass-through rows ``x[:n_pass]``.
     """
 
@@ -142,18 +141,16 @@ class TPTable:
         self.in_type, self.out_type, self.prod_type = tuple(in_type), out_type, prod_type
         self.n_prod_rows = off_prod[-1]
         self.n_pass = sum(n_pass[l] * (2 * l + 1) for l in range(L_out))
-        self.perm = None
-        if self.n_pass:
-            perm = []
-            pass_off = offsets(tuple(n_pass))
-            for l in range(L_out):
-                perm += list(range(pass_off[l], pass_off[l + 1]))
-                perm += [self.n_pass + r for r in range(off_prod[l], off_prod[l + 1])]
-            self.perm = np.asarray(perm, dtype=np.int64)
         assert off_out[-1] == self.n_pass + self.n_prod_rows
-        where = np.argsort(self.perm) if self.perm is not None else np.arange(self.n_prod_rows)  # source → output row
-        self.pass_rows = where[: self.n_pass].astype(np.int64)
-        self.k_out = where[self.n_pass + self.k.astype(np.int64)].astype(np.int64)  # increasing like k
+        # output rows of degree l: its pass-through rows, then its products
+        pass_off = offsets(tuple(n_pass))
+        pass_rows, prod_rows = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        for l in range(L_out):
+            n_l = pass_off[l + 1] - pass_off[l]
+            pass_rows.append(off_out[l] + np.arange(n_l))
+            prod_rows.append(off_out[l] + n_l + np.arange(off_prod[l + 1] - off_prod[l]))
+        self.pass_rows = np.concatenate(pass_rows).astype(np.int64)
+        self.k_out = np.concatenate(prod_rows).astype(np.int64)[self.k]  # increasing like k
 
     @property
     def nnz(self) -> int:
@@ -177,7 +174,6 @@ def _device_table(table: TPTable, device: torch.device, dtype: torch.dtype) -> d
     return {
         "i": as_t(table.i),
         "j": as_t(table.j),
-        "k": as_t(table.k),
         "c": torch.as_tensor(table.c, dtype=dtype, device=device),
         "k_out": as_t(table.k_out),
         "pass_rows": as_t(table.pass_rows),
@@ -235,13 +231,6 @@ class _BilinearGather(torch.autograd.Function):
             torch.index_select(x, 0, i[s:e], out=xo)
             gx.index_add_(0, j[s:e], xo.mul_(gk))
         return gx, None, None, None, None, None, None
-
-
-def bilinear_gather(x: torch.Tensor, table: TPTable) -> torch.Tensor:
-    """Products-only output ``[n_prod_rows, N]`` of ``x [D_in, N]`` (differentiable)."""
-    t = _device_table(table, x.device, x.dtype)
-    none = t["pass_rows"][:0]
-    return _BilinearGather.apply(x, t["i"], t["j"], t["k"], t["c"], none, table.n_prod_rows)
 
 
 class TensorProductActivation(nn.Module):
