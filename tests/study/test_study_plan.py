@@ -20,7 +20,7 @@ def jobs_of(name: str) -> list[Job]:
 
 
 def _covered(cell: dict, experiment: str, jobs) -> bool:
-    for exp, model, overrides in jobs:
+    for exp, model, overrides, _ in jobs:
         if exp != experiment or (model is not None and model != cell["model"]):
             continue
         fixed = dict(o.split("=", 1) for o in overrides)
@@ -32,7 +32,7 @@ def _covered(cell: dict, experiment: str, jobs) -> bool:
 @pytest.mark.parametrize("job_set", ["study", "quick", "sweep", "baselines", "converge"])
 def test_every_sweep_cell_has_a_job(job_set):
     jobs = jobs_of(job_set)
-    for experiment in sorted({exp for exp, _, _ in jobs}):
+    for experiment in sorted({job.experiment for job in jobs}):
         missing = [c for c in expected_cells(sweep_params(experiment)) if not _covered(c, experiment, jobs)]
         assert not missing, f"{job_set}: {experiment} has no job for {missing[:3]}"
 
@@ -48,17 +48,37 @@ def test_learning_rate_grid_is_one_run_per_family_and_rate():
     # an experiment inherits its parent's sweep: the grid must override every swept key it fixes
     # (a parent's data.n_train sweep once turned 24 runs into 72)
     runs = expected_runs(jobs_of("baselines"))
-    assert len(runs) == 40  # 6 segmentation and 4 classification models × 4 rates
+    # 6 segmentation and 4 classification models × 4 rates, and 3e-2 for the six whose best was 1e-2 (edge rule)
+    assert len(runs) == 46
     assert {cell["data.n_train"] for _, cell in runs} == {10000}
-    assert {str(cell["optim.lr"]) for _, cell in runs} == {"0.0003", "0.001", "0.003", "0.01"}
+    assert {str(cell["optim.lr"]) for _, cell in runs} == {"0.0003", "0.001", "0.003", "0.01", "0.03"}
+    beyond = sorted(cell["model"] for _, cell in runs if cell["optim.lr"] == 0.03)
+    assert beyond == sorted(
+        ["zonal_seg_small", "s2cnn_seg_204k_small", "gscnn_seg_small"]
+        + ["cnn_cls_114k_b16", "s2cnn_cls_150k_small", "gscnn_cls_small"]
+    )
+
+
+def test_job_beyond_its_sweep_needs_extends(tmp_path):
+    # a fixed value outside the sweep runs nothing unless the job names the key in 'extends'
+    assert job_runs("seg_lr_small", "zonal_seg_small", ("optim.lr=0.03",)) == []
+    (cell,) = job_runs("seg_lr_small", "zonal_seg_small", ("optim.lr=0.03",), ("optim.lr",))
+    assert cell["optim.lr"] == 0.03 and cell["model"] == "zonal_seg_small"
+    with pytest.raises(ValueError, match="'extends' names 'optim.betas'"):
+        job_runs("seg_lr_small", "zonal_seg_small", ("optim.betas=1",), ("optim.betas",))
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    (plans / "bad.yaml").write_text("jobs:\n  - {experiment: seg_lr_small, extends: [optim.lr]}\n")
+    with pytest.raises(ValueError, match=r"'extends' names \['optim.lr'\], which the job does not fix"):
+        load_plan("bad", conf_dir=tmp_path)
 
 
 def test_study_runs_one_seed_of_every_claim_before_further_seeds():
     jobs = jobs_of("study")
     first_unrestricted_s2cnn = min(
-        i for i, (_, model, o) in enumerate(jobs) if model.startswith("s2cnn") and not any("seed=" in x for x in o)
+        i for i, (_, model, o, _) in enumerate(jobs) if model.startswith("s2cnn") and not any("seed=" in x for x in o)
     )
-    seed0 = {exp for exp, _, o in jobs[:first_unrestricted_s2cnn] if "seed=0" in o or not o}
+    seed0 = {exp for exp, _, o, _ in jobs[:first_unrestricted_s2cnn] if "seed=0" in o or not o}
     assert {"seg_mnist1_small", "seg_unrotated_small", "cls_mnist_small", "seg_mnist4_small", "seg_fashion_small"} <= (
         seed0
     )

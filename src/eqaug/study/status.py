@@ -39,9 +39,10 @@ def status(jobs: list[Job], results_dir: str) -> list[dict]:
                 per_step.setdefault((model, rec["config"]["data"]["bandwidth"]), []).append(seconds / rec["steps_run"])
     out = []
     seen: set[str] = set()  # a run two jobs share (a seed-0 job and its sweep's) counts in the first
-    for experiment, model, overrides in jobs:
+    for job in jobs:
+        experiment, model, overrides = job.experiment, job.model, job.overrides
         runs, todo, unknown, left, no_data = 0, 0, 0, 0.0, 0
-        cells = job_runs(experiment, model, overrides)  # composes in its own Hydra context
+        cells = job_runs(*job)  # composes in its own Hydra context
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             for cell in cells:
                 cfg = compose("train", overrides=[f"experiment={experiment}", *(f"{k}={v}" for k, v in cell.items())])
