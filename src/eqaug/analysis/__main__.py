@@ -179,17 +179,22 @@ def _predictions(
 def cmd_figures(args: argparse.Namespace) -> int:
     from eqaug.analysis.figures import make_all_figures
     from eqaug.analysis.summary import load_records, summary_frame, write_summary
+    from eqaug.analysis.superseded import split_superseded, superseded_note
 
     t0 = time.perf_counter()
     out_dir = Path(args.out_dir)
     pairs = load_records(args.results_dir)
+    records, old = split_superseded([r for _, r in pairs])
     frame = summary_frame(pairs, relative_to=Path.cwd())
+    frame["superseded"] = frame["run_key"].isin({r["run_key"] for r in old})
     summary = write_summary(frame, out_dir / "summary.csv")
     n_fin = int((frame["status"] == "finished").sum())
     print(
         f"wrote {summary}: {len(frame)} runs ({n_fin} finished, {len(frame) - n_fin} failed) in {frame['study'].nunique()} studies"
     )
-    records = [r for _, r in pairs]
+    if old:
+        print(superseded_note(old))
+    frame = frame[~frame["superseded"]].drop(columns="superseded")
     make_all_figures(records, out_dir / "figures", only=args.only)
     if not args.only:
         from eqaug.analysis.compute import write_compute
@@ -216,9 +221,10 @@ def cmd_predictions(args: argparse.Namespace) -> int:
 
 def cmd_tables(args: argparse.Namespace) -> int:
     from eqaug.analysis.summary import load_records
+    from eqaug.analysis.superseded import split_superseded
 
     out_dir = Path(args.out_dir)
-    records = [r for _, r in load_records(args.results_dir)]
+    records, _ = split_superseded([r for _, r in load_records(args.results_dir)])
     bench = Path(args.bench_dir) if args.bench_dir else out_dir / "bench"
     _render_tables(out_dir, bench, records, _parse_targets(args.target), params=not args.no_params)
     return 0
