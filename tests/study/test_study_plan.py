@@ -49,8 +49,8 @@ def test_learning_rate_grid_is_one_run_per_family_and_rate():
     # (a parent's data.n_train sweep once turned 24 runs into 72)
     runs = expected_runs(jobs_of("baselines"))
     # 6 segmentation and 4 classification models × 4 rates, 3e-2 for the six whose best was 1e-2 (edge rule)
-    # and 1e-1 for the zonal CNN, best at 3e-2
-    assert len(runs) == 47
+    # and 1e-1 for the zonal CNN and the GSCNN segmenter, best at 3e-2
+    assert len(runs) == 48
     assert {cell["data.n_train"] for _, cell in runs} == {10000}
     assert {str(cell["optim.lr"]) for _, cell in runs} == {"0.0003", "0.001", "0.003", "0.01", "0.03", "0.1"}
     beyond = sorted(cell["model"] for _, cell in runs if cell["optim.lr"] == 0.03)
