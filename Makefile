@@ -53,7 +53,7 @@ format: install ## Apply ruff fixes and formatting
 data: install ## Fetch/install what datasets this machine can get, and report what is available
 	$(PY) -m eqaug.data.sources --fetch
 
-sweep: install ## The main job: experiment=seg_sweep (the S2CNN, the zonal CNN and the CNNs drawn at b = 16, each at its tuned rate, 8 runs, ~15 min on 2 idle cores) into results/sweep (SWEEP_DIR), then its figures and tables there
+sweep: install ## The main job: experiment=seg_sweep (the S2CNN, the zonal CNN, the CNNs drawn at b = 16 and the sphere-aware CNN, each at its tuned rate, 10 runs, ~18 min on 2 idle cores) into results/sweep (SWEEP_DIR), then its figures and tables there
 	$(PY) -m eqaug.study --set sweep --lanes $(LANES) --results-dir $(SWEEP_DIR) --log-dir $(SWEEP_DIR)/logs/study
 	$(PY) -m eqaug.analysis figures --results-dir $(SWEEP_DIR) --out-dir $(SWEEP_DIR) --no-params
 	@echo
