@@ -29,7 +29,7 @@ from eqaug.data.spec import DataSpec
 from eqaug.models.specs import SPEC_CLASSES
 from eqaug.paths import CONF_DIR
 
-__all__ = ["CONF_DIR", "register_configs", "is_equivariant_family", "task_of_family", "tuned_lr"]
+__all__ = ["CONF_DIR", "register_configs", "is_equivariant_family", "task_of_family", "tuned_lr", "tuned_lr_table"]
 
 EQUIVARIANT_FAMILY_PREFIXES = ("s2cnn", "gscnn", "zonal")
 
@@ -53,17 +53,24 @@ def task_of_family(family: str) -> str:
     return task
 
 
+def tuned_lr_table(conf_dir: Path | None = None) -> dict[str, float]:
+    """Every model's learning rate chosen on the validation grid (``conf/tuned_lr.yaml``; empty if none yet)."""
+    path = Path(conf_dir or CONF_DIR) / "tuned_lr.yaml"
+    table = OmegaConf.to_container(OmegaConf.load(path)) if path.exists() else {}
+    return {str(k): float(v) for k, v in table.items()} if isinstance(table, dict) else {}
+
+
 def tuned_lr(model_name: str, conf_dir: Path | None = None) -> float:
     """The learning rate chosen for ``model_name`` on the validation grid (``conf/tuned_lr.yaml``)."""
-    path = (conf_dir or CONF_DIR) / "tuned_lr.yaml"
-    table = OmegaConf.to_container(OmegaConf.load(path)) if path.exists() else {}
-    if not isinstance(table, dict) or model_name not in table:
-        known = ", ".join(sorted(table)) if isinstance(table, dict) and table else "none yet"
+    table = tuned_lr_table(conf_dir)
+    if model_name not in table:
+        known = ", ".join(sorted(table)) or "none yet"
         raise ValueError(
-            f"no tuned learning rate for model={model_name!r} in {path} (models there: {known}); "
+            f"no tuned learning rate for model={model_name!r} in {Path(conf_dir or CONF_DIR) / 'tuned_lr.yaml'} "
+            f"(models there: {known}); "
             "run its learning-rate grid (`make baselines`, then `python -m eqaug.analysis lr-grid`) or set optim.lr"
         )
-    return float(table[model_name])
+    return table[model_name]
 
 
 def register_configs() -> None:

@@ -79,6 +79,12 @@ def _tie_order(lr: float) -> tuple[float, float]:
     return (abs(math.log10(lr) - math.log10(1e-3)), lr)
 
 
+def _best_rates(scores: dict[float, float]) -> list[float]:
+    """The rates with the highest score, the chosen one (tie order: closest to 1e-3, then smaller) first."""
+    best = max(scores.values())
+    return sorted((lr for lr in scores if scores[lr] == best), key=_tie_order)
+
+
 def next_edge_rate(scores: dict[float, float], ladder: tuple[float, ...] = LR_LADDER) -> float | None:
     """The ladder rate the edge rule asks for next, given a model's ``{lr: score}``: the rate beyond the best
     one when the best is the largest or smallest rate run, ``None`` when the best is interior or the ladder
@@ -86,7 +92,7 @@ def next_edge_rate(scores: dict[float, float], ladder: tuple[float, ...] = LR_LA
     if not scores:
         return None
     rates = sorted(scores)
-    best = min((lr for lr in rates if scores[lr] == max(scores.values())), key=_tie_order)
+    best = _best_rates(scores)[0]
     steps = [_lr_key(lr) for lr in ladder]
     if best not in steps:
         return None
@@ -103,8 +109,7 @@ def choose_rates(
 ) -> pd.DataFrame:
     """Per model: the score at every rate run, the chosen rate (``None`` while base-grid runs are missing)
     and whether the choice is final (``False`` while the edge rule waits for a rate beyond the grid)."""
-    extra = sorted({float(lr) for lr in frame["lr"]} - {_lr_key(lr) for lr in grid})
-    columns = sorted({_lr_key(lr) for lr in grid} | set(extra))
+    columns = sorted({_lr_key(lr) for lr in grid} | {float(lr) for lr in frame["lr"]})
     rows = []
     for (study, model), group in frame.groupby(["study", "model"], sort=True):
         scores = {float(lr): s for lr, s in zip(group["lr"], group["best_val"])}
@@ -116,8 +121,7 @@ def choose_rates(
             row.update(chosen_lr=None, final=False, note="waiting for lr " + ", ".join(f"{lr:g}" for lr in missing))
             rows.append(row)
             continue
-        best = max(scores.values())
-        tied = sorted((lr for lr in scores if scores[lr] == best), key=_tie_order)
+        tied = _best_rates(scores)
         row["chosen_lr"] = tied[0]
         notes = ["tie: " + ", ".join(f"{lr:g}" for lr in tied)] if len(tied) > 1 else []
         wanted = next_edge_rate(scores, ladder)

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from eqaug.config import tuned_lr_table
 from eqaug.paths import CONF_DIR
 
 __all__ = ["tuned_lr_studies", "is_superseded", "split_superseded", "superseded_note"]
@@ -56,12 +57,6 @@ def tuned_lr_studies(conf_dir: str | Path | None = None) -> frozenset[str]:
     return _tuned_lr_studies(str(Path(conf_dir or CONF_DIR).resolve()))
 
 
-def _tuned_table(conf_dir: str | Path | None) -> dict[str, float]:
-    path = Path(conf_dir or CONF_DIR) / "tuned_lr.yaml"
-    table = yaml.safe_load(path.read_text()) if path.exists() else None
-    return {str(k): float(v) for k, v in (table or {}).items()}
-
-
 def is_superseded(record: dict[str, Any], studies: frozenset[str], tuned: dict[str, float]) -> bool:
     """Whether a record of a tuned-rate study was trained at another rate than its model's current one (a model
     without a current rate is never superseded)."""
@@ -80,7 +75,7 @@ def split_superseded(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """``(current, superseded)``: the records that stand for their experiment, and those trained at a rate the
     tuning has since moved away from (order kept)."""
-    studies, tuned = tuned_lr_studies(conf_dir), _tuned_table(conf_dir)
+    studies, tuned = tuned_lr_studies(conf_dir), tuned_lr_table(conf_dir)
     current, old = [], []
     for record in records:
         (old if is_superseded(record, studies, tuned) else current).append(record)
@@ -91,7 +86,7 @@ def superseded_note(old: list[dict[str, Any]], conf_dir: str | Path | None = Non
     """One line per (study, model, rate): how many records are superseded and by which rate."""
     if not old:
         return None
-    tuned = _tuned_table(conf_dir)
+    tuned = tuned_lr_table(conf_dir)
     counts: dict[tuple[str, str, float], int] = {}
     for r in old:
         cfg = r["config"]
