@@ -129,3 +129,45 @@ def test_variants_give_the_same_outputs_and_restore_the_settings():
     out = measure("cnn_seg_tiny", CHOICES["cnn_layout"][1], batch=2, repeats=1)
     assert [r["variant"] for r in out["rows"]] == ["contiguous", "channels_last"]
     assert all(r["max_rel_diff"] < 1e-5 for r in out["rows"])
+
+
+def test_perf_steps_times_a_gscnn_activation_step_against_a_file(tmp_path, capsys):
+    """``--target gscnn_activation`` swaps the activation's forward of the models it builds: the same file before and
+    after gives the same outputs bit for bit; ``--cnn`` (the S2CNN's twin) is refused for it."""
+    from eqaug.bench import perf_steps
+
+    module = REPO_ROOT / perf_steps.TARGETS["gscnn_activation"]
+    out = tmp_path / "steps.json"
+    argv = ["--target", "gscnn_activation", "--before", str(module), "--step", "same file", "--out", str(out)]
+    assert perf_steps.main([*argv, "--case", "gscnn_seg_tiny:2:adam:1"]) == 0
+    (step,) = json.loads(out.read_text())
+    (case,) = step["cases"]
+    assert step["target"] == "gscnn_activation" and case["model"] == "gscnn_seg_tiny"
+    assert case["max_abs_diff"] == 0.0 and case["median_ms_before"] > 0 and case["median_ms_after"] > 0
+    assert "outputs differ by 0.0e+00" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exc:
+        perf_steps.main([*argv, "--cnn"])
+    assert exc.value.code == 2
+    assert "--cnn" in capsys.readouterr().err
+
+
+def test_perf_steps_swaps_in_the_before_activation():
+    """The model built with a ``before`` module calls that module's forward (a stand-in that doubles the output)."""
+    from types import SimpleNamespace
+
+    from eqaug.bench import perf_steps
+    from eqaug.models.gscnn.activation import TensorProductActivation
+
+    calls = []
+
+    def forward(self, x):
+        calls.append(type(self).__name__)
+        return 2 * TensorProductActivation.forward(self, x)
+
+    fake = SimpleNamespace(TensorProductActivation=SimpleNamespace(forward=forward))
+    base = perf_steps._build("gscnn_seg_tiny", None, "gscnn_activation").eval()
+    swapped = perf_steps._build("gscnn_seg_tiny", fake, "gscnn_activation").eval()
+    x = torch.randn(1, 1, 2 * base.spec.bandwidth, 2 * base.spec.bandwidth)
+    with torch.no_grad():
+        assert not torch.equal(base(x), swapped(x))
+    assert calls and set(calls) == {"TensorProductActivation"}
