@@ -37,10 +37,9 @@ import torch.nn.functional as F
 from eqaug.bench.io import command_line
 from eqaug.bench.timing import quartiles
 
-__all__ = ["build_parser", "main", "load_module", "load_package", "time_case"]
+__all__ = ["build_parser", "main", "load_package", "time_case"]
 
 ROOT = Path(__file__).resolve().parents[3]
-PKG = ROOT / "third_party" / "s2cnn" / "s2cnn"
 #: the code each target names, relative to the repository root
 TARGETS = {"s2cnn": "third_party/s2cnn/s2cnn", "gscnn_activation": "src/eqaug/models/gscnn/activation.py"}
 DEFAULT_CASES = {
@@ -52,27 +51,21 @@ DEFAULT_CASES = {
 def _package_dir(ref: str, tmp: Path, target: str = "s2cnn") -> Path:
     rel = TARGETS[target]
     p = Path(ref)
-    if target == "s2cnn" and p.is_dir():
+    if p.exists():
         return p / "s2cnn" if (p / "s2cnn" / "__init__.py").exists() else p
-    if target != "s2cnn" and p.is_file():
-        return p
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, rel], check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
     return tmp / rel
 
 
-def load_module(path: Path, name: str) -> ModuleType:
-    """Import the module file at ``path`` as ``name``."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def load_package(path: Path, name: str) -> ModuleType:
-    """Import the ``s2cnn`` package at ``path`` as ``name`` (its relative imports stay inside it)."""
-    spec = importlib.util.spec_from_file_location(name, path / "__init__.py", submodule_search_locations=[str(path)])
+    """Import the package directory (its relative imports stay inside it) or module file at ``path`` as ``name``."""
+    if path.is_dir():
+        spec = importlib.util.spec_from_file_location(
+            name, path / "__init__.py", submodule_search_locations=[str(path)]
+        )
+    else:
+        spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
     sys.modules[name] = mod
     spec.loader.exec_module(mod)
@@ -89,9 +82,10 @@ def _build(model: str, pkg: ModuleType | None, target: str = "s2cnn") -> torch.n
 
         torch.manual_seed(0)
         net = build_model(model)
-        for mod in net.modules():
-            if pkg is not None and isinstance(mod, TensorProductActivation):
-                mod.forward = MethodType(pkg.TensorProductActivation.forward, mod)
+        if pkg is not None:
+            for mod in net.modules():
+                if isinstance(mod, TensorProductActivation):
+                    mod.forward = MethodType(pkg.TensorProductActivation.forward, mod)
         return net
 
     names = ("S2Convolution", "SO3Convolution", "SO3Shortcut", "SO3ToS2Convolution", "so3_integrate")
@@ -211,10 +205,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m eqaug.bench perf_
         parser.error(f"--cnn times the S2CNN's planar twin; it is not allowed with --target {args.target}")
     torch.set_num_threads(1)
     after_path = args.after or str(ROOT / TARGETS[args.target])
-    load = load_package if args.target == "s2cnn" else load_module
     with tempfile.TemporaryDirectory() as tmp:
-        before = load(_package_dir(args.before, Path(tmp), args.target), f"_{args.target}_before")
-        after = load(_package_dir(after_path, Path(tmp), args.target), f"_{args.target}_after")
+        before = load_package(_package_dir(args.before, Path(tmp), args.target), f"_{args.target}_before")
+        after = load_package(_package_dir(after_path, Path(tmp), args.target), f"_{args.target}_after")
         pkgs = {"before": before, "after": after}
         load0 = os.getloadavg()
         cases = []
