@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from eqaug.analysis.expected import expected_cells, sweep_params
 from eqaug.study import plan as study_plan
@@ -12,7 +13,7 @@ from eqaug.study import progress as study_progress
 from eqaug.study.plan import Job, expected_runs, job_runs, load_plan, plan_names
 from eqaug.study.progress import Progress, count_finished, progress_line
 from eqaug.study.runner import job_name
-from eqaug.study.status import status
+from eqaug.study.status import format_status, status
 
 
 def jobs_of(name: str) -> list[Job]:
@@ -116,6 +117,20 @@ def test_status_counts_runs_to_do_and_reused_ones(tmp_path, compose_train):
     (row,) = status([job], str(tmp_path))
     assert (row["runs"], row["done"], row["unknown_cost"]) == (2, 1, 0)
     assert row["cpu_hours_left"] == pytest.approx(100 / 3600)
+    # an interrupted run (a last.ckpt at step 1,000) is reported and its estimate loses 1,000 steps' cost
+    other = dict(resolved, data=dict(resolved["data"], projection_point="equator"))
+    other_key = records.run_key(with_data_identity({k: v for k, v in other.items() if k != records.DATA_IDENTITY_KEY}))
+    assert other_key != key
+    last = records.checkpoint_dir(tmp_path, "seg_unrotated_small", other_key) / "last.ckpt"
+    last.parent.mkdir(parents=True)
+    torch.save({"global_step": 1000, "epoch": 3}, last)
+    (row,) = status([job], str(tmp_path))
+    assert row["resumable_steps"] == [1000]
+    assert row["cpu_hours_left"] == pytest.approx(75 / 3600)
+    assert "(1 resumes from step 1,000)" in format_status([row])[0]
+    last.write_bytes(b"not a checkpoint")  # unreadable: counted as a fresh start, never an error
+    (row,) = status([job], str(tmp_path))
+    assert row["resumable_steps"] == [] and row["cpu_hours_left"] == pytest.approx(100 / 3600)
     # a run two jobs share counts once, in the first
     first, second = status(
         [Job("seg_unrotated_small", "s2cnn_seg_204k_small", ("data.n_train=1000",)), job], str(tmp_path)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from eqaug.study.plan import Job, job_runs
 
-__all__ = ["status", "format_status"]
+__all__ = ["status", "format_status", "resumed_steps"]
 
 
 def status(jobs: list[Job], results_dir: str) -> list[dict]:
@@ -12,7 +14,9 @@ def status(jobs: list[Job], results_dir: str) -> list[dict]:
     record (here or in another study, which ``reuse_runs`` copies), and an estimate of the CPU time
     left per run to do: the median CPU time of the finished runs of the same model in the same study,
     else the median CPU time per step of the model at that bandwidth times the step budget (an upper
-    bound), else unknown (counted in ``unknown_cost``)."""
+    bound), else unknown (counted in ``unknown_cost``). A run to do that left a ``last.ckpt`` (interrupted;
+    the next start resumes it) counts in ``resumable`` with the optimiser steps it has done, and its estimate
+    is reduced by those steps at the model's median CPU time per step."""
     import statistics
 
     from hydra import compose, initialize_config_dir
@@ -42,6 +46,7 @@ def status(jobs: list[Job], results_dir: str) -> list[dict]:
     for job in jobs:
         experiment, model, overrides = job.experiment, job.model, job.overrides
         runs, todo, unknown, left, no_data = 0, 0, 0, 0.0, 0
+        resumable: list[int] = []  # optimiser steps done by each interrupted run
         cells = job_runs(*job)  # composes in its own Hydra context
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             for cell in cells:
@@ -61,12 +66,19 @@ def status(jobs: list[Job], results_dir: str) -> list[dict]:
                 todo += 1
                 same_study = cost.get((cfg.study, cell["model"]))
                 steps = per_step.get((cell["model"], cfg.data.bandwidth))
+                done_steps = resumed_steps(records.checkpoint_dir(results_dir, cfg.study, key) / "last.ckpt")
+                if done_steps is not None:
+                    resumable.append(done_steps)
                 if same_study:
-                    left += statistics.median(same_study)
+                    estimate = statistics.median(same_study)
                 elif steps and cfg.trainer.max_steps > 0:  # no early stopping assumed: an upper bound
-                    left += statistics.median(steps) * cfg.trainer.max_steps
+                    estimate = statistics.median(steps) * cfg.trainer.max_steps
                 else:
                     unknown += 1
+                    continue
+                if done_steps and steps:
+                    estimate = max(0.0, estimate - statistics.median(steps) * done_steps)
+                left += estimate
         out.append(
             {
                 "experiment": experiment,
@@ -77,9 +89,24 @@ def status(jobs: list[Job], results_dir: str) -> list[dict]:
                 "cpu_hours_left": left / 3600,
                 "unknown_cost": unknown,
                 "no_data": no_data,
+                "resumable_steps": resumable,
             }
         )
     return out
+
+
+def resumed_steps(last_ckpt: Path) -> int | None:
+    """The optimiser steps an interrupted run has done: ``global_step`` of its ``last.ckpt``, or ``None``
+    where there is none or it cannot be read (the run then starts from step 0, or fails with a clear error)."""
+    import torch
+
+    if not last_ckpt.is_file():
+        return None
+    try:
+        state = torch.load(last_ckpt, map_location="cpu", weights_only=True)
+        return int(state["global_step"])
+    except Exception:  # noqa: BLE001 - a status line must not fail on a half-written or foreign file
+        return None
 
 
 def format_status(rows: list[dict]) -> list[str]:
@@ -90,6 +117,10 @@ def format_status(rows: list[dict]) -> list[str]:
         unknown = f" + {row['unknown_cost']} of unknown cost" if row["unknown_cost"] else ""
         if row["no_data"]:
             unknown += f" + {row['no_data']} whose data are not on this machine"
+        if row.get("resumable_steps"):
+            at = ", ".join(f"{s:,}" for s in sorted(row["resumable_steps"]))
+            n = len(row["resumable_steps"])
+            unknown += f" ({n} {'resumes' if n == 1 else 'resume'} from step {at})"
         lines.append(f"{row['done']:3d}/{row['runs']:<3d} {row['cpu_hours_left']:6.2f} CPU-h left{unknown}  {label}")
     total, unknown = sum(r["cpu_hours_left"] for r in rows), sum(r["unknown_cost"] for r in rows)
     lines.append(
