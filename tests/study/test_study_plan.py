@@ -30,7 +30,7 @@ def _covered(cell: dict, experiment: str, jobs) -> bool:
     return False
 
 
-@pytest.mark.parametrize("job_set", ["study", "quick", "sweep", "baselines", "converge"])
+@pytest.mark.parametrize("job_set", ["study", "quick", "sweep", "baselines", "converge", "augstrength"])
 def test_every_sweep_cell_has_a_job(job_set):
     jobs = jobs_of(job_set)
     for experiment in sorted({job.experiment for job in jobs}):
@@ -38,7 +38,7 @@ def test_every_sweep_cell_has_a_job(job_set):
         assert not missing, f"{job_set}: {experiment} has no job for {missing[:3]}"
 
 
-@pytest.mark.parametrize("job_set", ["study", "quick", "sweep", "baselines", "converge"])
+@pytest.mark.parametrize("job_set", ["study", "quick", "sweep", "baselines", "converge", "augstrength"])
 def test_every_job_runs_cells_of_its_sweep(job_set):
     # a job whose overrides match no cell (a size or seed the sweep does not have) would run an extra run
     empty = [job for job in jobs_of(job_set) if not job_runs(*job)]
@@ -66,6 +66,10 @@ def test_job_beyond_its_sweep_needs_extends(tmp_path):
     assert job_runs("seg_lr_small", "zonal_seg_small", ("optim.lr=0.03",)) == []
     (cell,) = job_runs("seg_lr_small", "zonal_seg_small", ("optim.lr=0.03",), ("optim.lr",))
     assert cell["optim.lr"] == 0.03 and cell["model"] == "zonal_seg_small"
+    # a model the sweep does not list, likewise (the augmentation-strength reference lines)
+    assert job_runs("seg_augstrength_small", "s2cnn_seg_204k_small", ("data.rotation=none", "seed=0")) == []
+    (cell,) = job_runs("seg_augstrength_small", "s2cnn_seg_204k_small", ("data.rotation=none", "seed=0"), ("model",))
+    assert (cell["model"], cell["data.rotation"], cell["seed"]) == ("s2cnn_seg_204k_small", "none", 0)
     with pytest.raises(ValueError, match="'extends' names 'optim.betas'"):
         job_runs("seg_lr_small", "zonal_seg_small", ("optim.betas=1",), ("optim.betas",))
     plans = tmp_path / "plans"

@@ -12,7 +12,8 @@ A job is one ``python -m eqaug.train -m experiment=<experiment> [model=<model>] 
 experiment's sweep with the job's model and overrides fixed. ``each`` expands an entry into one job
 per combination of its values, the first key outermost (``model`` may be one of its keys). A job's
 fixed values must be values of the sweep (a typo would silently add runs), except for the keys it names
-in ``extends``: there it adds runs beyond the sweep (e.g. a learning rate beyond the grid's edge).
+in ``extends``: there it adds runs beyond the sweep (e.g. a learning rate beyond the grid's edge, or a
+reference model the sweep does not list: ``extends: [model]``).
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def _expand(entry: dict[str, Any], where: str) -> list[Job]:
         chosen = dict(zip(each, values))
         model = chosen.pop("model", entry.get("model"))
         extra = tuple(f"{k}={v}" for k, v in chosen.items())
-        fixed = {o.split("=", 1)[0] for o in base + extra}
+        fixed = {o.split("=", 1)[0] for o in base + extra} | ({"model"} if model is not None else set())
         if set(extends) - fixed:
             raise ValueError(f"{where}: 'extends' names {sorted(set(extends) - fixed)}, which the job does not fix")
         job = Job(str(entry["experiment"]), None if model is None else str(model), base + extra, tuple(extends))
@@ -106,7 +107,7 @@ def job_runs(
     for key in extends:
         if key not in params:
             raise ValueError(f"{experiment}: 'extends' names {key!r}, which its sweep does not have ({sorted(params)})")
-        params[key] = [_typed(fixed[key])]
+        params[key] = [model] if key == "model" else [_typed(fixed[key])]
     cells = expected_cells(params)
     return [
         c for c in cells if (model is None or c["model"] == model) and all(str(c.get(k)) == v for k, v in fixed.items())
