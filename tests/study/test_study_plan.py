@@ -127,14 +127,16 @@ def test_status_counts_runs_to_do_and_reused_ones(tmp_path, compose_train):
     assert other_key != key
     last = records.checkpoint_dir(tmp_path, "seg_unrotated_small", other_key) / "last.ckpt"
     last.parent.mkdir(parents=True)
-    torch.save({"global_step": 1000, "epoch": 3}, last)
+    monitored = {"monitor": "val/miou_nb", "best_model_score": torch.tensor(0.25)}
+    callbacks = {"ModelCheckpoint{'monitor': 'val/miou_nb'}": monitored, "ModelCheckpoint{'monitor': None}": {}}
+    torch.save({"global_step": 1000, "epoch": 3, "callbacks": callbacks}, last)
     (row,) = status([job], str(tmp_path))
-    assert row["resumable_steps"] == [1000]
+    assert row["resumable"] == [{"step": 1000, "best": 0.25}]
     assert row["cpu_hours_left"] == pytest.approx(75 / 3600)
-    assert "(1 resumes from step 1,000)" in format_status([row])[0]
+    assert "[1 part-trained: step 1,000, best 0.250]" in format_status([row])[0]
     last.write_bytes(b"not a checkpoint")  # unreadable: counted as a fresh start, never an error
     (row,) = status([job], str(tmp_path))
-    assert row["resumable_steps"] == [] and row["cpu_hours_left"] == pytest.approx(100 / 3600)
+    assert row["resumable"] == [] and row["cpu_hours_left"] == pytest.approx(100 / 3600)
     # a run two jobs share counts once, in the first
     first, second = status(
         [Job("seg_unrotated_small", "s2cnn_seg_204k_small", ("data.n_train=1000",)), job], str(tmp_path)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from eqaug.study.plan import Job, job_runs
 
-__all__ = ["status", "format_status", "resumed_steps"]
+__all__ = ["status", "format_status", "resume_point"]
 
 
 def status(jobs: list[Job], results_dir: str) -> list[dict]:
@@ -15,8 +15,9 @@ def status(jobs: list[Job], results_dir: str) -> list[dict]:
     left per run to do: the median CPU time of the finished runs of the same model in the same study,
     else the median CPU time per step of the model at that bandwidth times the step budget (an upper
     bound), else unknown (counted in ``unknown_cost``). A run to do that left a ``last.ckpt`` (interrupted;
-    the next start resumes it) counts in ``resumable`` with the optimiser steps it has done, and its estimate
-    is reduced by those steps at the model's median CPU time per step."""
+    the next start resumes it; or one training now) is listed in ``resumable`` (:func:`resume_point`: the steps it has done and its
+    best validation score so far), and its estimate is reduced by those steps at the model's median CPU time
+    per step."""
     import statistics
 
     from hydra import compose, initialize_config_dir
@@ -46,7 +47,7 @@ def status(jobs: list[Job], results_dir: str) -> list[dict]:
     for job in jobs:
         experiment, model, overrides = job.experiment, job.model, job.overrides
         runs, todo, unknown, left, no_data = 0, 0, 0, 0.0, 0
-        resumable: list[int] = []  # optimiser steps done by each interrupted run
+        resumable: list[dict] = []  # resume_point() of each interrupted run
         cells = job_runs(*job)  # composes in its own Hydra context
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             for cell in cells:
@@ -66,9 +67,10 @@ def status(jobs: list[Job], results_dir: str) -> list[dict]:
                 todo += 1
                 same_study = cost.get((cfg.study, cell["model"]))
                 steps = per_step.get((cell["model"], cfg.data.bandwidth))
-                done_steps = resumed_steps(records.checkpoint_dir(results_dir, cfg.study, key) / "last.ckpt")
-                if done_steps is not None:
-                    resumable.append(done_steps)
+                point = resume_point(records.checkpoint_dir(results_dir, cfg.study, key) / "last.ckpt")
+                if point is not None:
+                    resumable.append(point)
+                done_steps = point["step"] if point else 0
                 if same_study:
                     estimate = statistics.median(same_study)
                 elif steps and cfg.trainer.max_steps > 0:  # no early stopping assumed: an upper bound
@@ -89,24 +91,31 @@ def status(jobs: list[Job], results_dir: str) -> list[dict]:
                 "cpu_hours_left": left / 3600,
                 "unknown_cost": unknown,
                 "no_data": no_data,
-                "resumable_steps": resumable,
+                "resumable": resumable,
             }
         )
     return out
 
 
-def resumed_steps(last_ckpt: Path) -> int | None:
-    """The optimiser steps an interrupted run has done: ``global_step`` of its ``last.ckpt``, or ``None``
-    where there is none or it cannot be read (the run then starts from step 0, or fails with a clear error)."""
+def resume_point(last_ckpt: Path) -> dict | None:
+    """Where an interrupted run stands: ``{"step": global_step, "best": best validation score or None}`` from
+    its ``last.ckpt`` (the monitored checkpoint callback's state), or ``None`` where there is none or it cannot
+    be read (the run then starts from step 0, or fails with a clear error)."""
     import torch
 
     if not last_ckpt.is_file():
         return None
     try:
         state = torch.load(last_ckpt, map_location="cpu", weights_only=True)
-        return int(state["global_step"])
+        step = int(state["global_step"])
     except Exception:  # noqa: BLE001 - a status line must not fail on a half-written or foreign file
         return None
+    best = None
+    for name, cb in (state.get("callbacks") or {}).items():
+        if name.startswith("ModelCheckpoint") and isinstance(cb, dict) and cb.get("monitor"):
+            score = cb.get("best_model_score")
+            best = None if score is None else float(score)
+    return {"step": step, "best": best}
 
 
 def format_status(rows: list[dict]) -> list[str]:
@@ -117,10 +126,12 @@ def format_status(rows: list[dict]) -> list[str]:
         unknown = f" + {row['unknown_cost']} of unknown cost" if row["unknown_cost"] else ""
         if row["no_data"]:
             unknown += f" + {row['no_data']} whose data are not on this machine"
-        if row.get("resumable_steps"):
-            at = ", ".join(f"{s:,}" for s in sorted(row["resumable_steps"]))
-            n = len(row["resumable_steps"])
-            unknown += f" ({n} {'resumes' if n == 1 else 'resume'} from step {at})"
+        if row.get("resumable"):
+            points = sorted(row["resumable"], key=lambda p: p["step"])
+            at = "; ".join(
+                f"step {p['step']:,}" + ("" if p["best"] is None else f", best {p['best']:.3f}") for p in points
+            )
+            unknown += f" [{len(points)} part-trained: {at}]"
         lines.append(f"{row['done']:3d}/{row['runs']:<3d} {row['cpu_hours_left']:6.2f} CPU-h left{unknown}  {label}")
     total, unknown = sum(r["cpu_hours_left"] for r in rows), sum(r["unknown_cost"] for r in rows)
     lines.append(
