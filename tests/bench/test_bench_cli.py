@@ -171,3 +171,12 @@ def test_perf_steps_swaps_in_the_before_activation():
     with torch.no_grad():
         assert not torch.equal(base(x), swapped(x))
     assert calls and set(calls) == {"TensorProductActivation"}
+
+
+def test_perf_steps_records_the_commit_a_revision_names(tmp_path):
+    from eqaug.bench.perf_steps import resolved_commit
+
+    head = resolved_commit("HEAD")
+    assert head is not None and len(head) == 40 and all(ch in "0123456789abcdef" for ch in head)
+    assert resolved_commit(str(tmp_path)) is None  # a path is its own record
+    assert resolved_commit("no-such-revision-xyz") is None

@@ -136,7 +136,9 @@ def test_conversions_are_equivariant(dtype, tol):
     assert abs(r.pow(2).sum().item() - sum(v.abs().pow(2).sum().item() for v in g)) <= tol * r.pow(2).sum().item()
 
 
-def test_gradcheck_activation_and_layer():
+@pytest.mark.parametrize("fused", ["1", "0"])
+def test_gradcheck_activation_and_layer(fused, monkeypatch):
+    monkeypatch.setenv("EQAUG_FUSED_TP", fused)  # the compiled loop (one thread) and the chunked path
     torch.manual_seed(0)
     act = TensorProductActivation((1, 2, 1), L_out=4, mixing="full").double()
     x = torch.randn(
@@ -213,9 +215,89 @@ def test_activation_takes_strided_inputs_and_chunks_give_the_same_values(monkeyp
     x = base.permute(2, 0, 1).requires_grad_()  # [D, B, C], not contiguous
     y = act(x)
     (gx,) = torch.autograd.grad(y.square().sum(), x)
+    monkeypatch.setenv("EQAUG_FUSED_TP", "0")  # the chunked path (the fused loop has no chunks)
     monkeypatch.setitem(activation._CHUNK_ELEMENTS, "cpu", 12)  # 2 entries per chunk
     x2 = base.permute(2, 0, 1).contiguous().requires_grad_()
     y2 = act(x2)
     (gx2,) = torch.autograd.grad(y2.square().sum(), x2)
     torch.testing.assert_close(y2, y, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(gx2, gx, rtol=1e-12, atol=1e-12)
+
+
+def _activation_values(act, base: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    x = base.clone().requires_grad_()
+    y = act(x)
+    (gx,) = torch.autograd.grad(y.square().sum(), x)
+    return y.detach(), gx
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-5), (torch.float64, 1e-12)])
+def test_fused_loop_matches_the_chunked_path(dtype, tol, monkeypatch):
+    """At one thread on CPU the products run as one compiled loop: the chunked path's values and gradients to
+    float rounding (the sums into a row run in another order), the same bits on every call."""
+    from eqaug.models.gscnn import activation
+
+    assert torch.get_num_threads() == 1
+    torch.manual_seed(0)
+    act = TensorProductActivation((2, 3, 2), L_out=4, mixing="full").to(dtype)
+    D = sum(t * (2 * l + 1) for l, t in enumerate((2, 3, 2)))
+    base = torch.randn(D, 3, 5, dtype=dtype)
+    monkeypatch.setenv("EQAUG_FUSED_TP", "0")
+    y0, g0 = _activation_values(act, base)
+    monkeypatch.setenv("EQAUG_FUSED_TP", "1")
+    y1, g1 = _activation_values(act, base)
+    if activation._fused_fns is None:
+        pytest.fail("the fused loop could not be compiled on this machine (see the RuntimeWarning)")
+    assert {"products", "grad"} <= set(activation._fused_fns)  # the fused path ran
+    assert relative_error(y1, y0) <= tol and relative_error(g1, g0) <= tol
+    y2, g2 = _activation_values(act, base)
+    assert torch.equal(y2, y1) and torch.equal(g2, g1)
+    # under Lightning's deterministic=True the same sequential loop runs, and the flags are restored
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        y3, g3 = _activation_values(act, base)
+        assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+    finally:
+        torch.use_deterministic_algorithms(False)
+    assert torch.equal(y3, y1) and torch.equal(g3, g1)
+
+
+def test_fused_loop_falls_back_to_the_chunked_path_with_one_warning(monkeypatch):
+    from eqaug.models.gscnn import activation
+
+    def no_compiler(*args):
+        raise RuntimeError("no C++ compiler\nmore lines")
+
+    torch.manual_seed(0)
+    act = TensorProductActivation((1, 2, 1), L_out=3, mixing="full").double()
+    base = torch.randn(sum(t * (2 * l + 1) for l, t in enumerate((1, 2, 1))), 2, 3, dtype=torch.float64)
+    monkeypatch.setenv("EQAUG_FUSED_TP", "0")
+    y0, g0 = _activation_values(act, base)
+    monkeypatch.setenv("EQAUG_FUSED_TP", "1")
+    monkeypatch.setattr(activation, "_fused_fns", {"products": no_compiler, "grad": no_compiler})
+    with pytest.warns(RuntimeWarning, match=r"could not be compiled \(RuntimeError: no C\+\+ compiler\); using"):
+        y1, g1 = _activation_values(act, base)
+    assert activation._fused_fns is None and not activation.fused_enabled()
+    torch.testing.assert_close(y1, y0, rtol=0, atol=0)  # the chunked path itself
+    torch.testing.assert_close(g1, g0, rtol=0, atol=0)
+
+
+def test_fused_loop_runs_only_at_one_thread_and_its_switch_is_checked(monkeypatch):
+    from eqaug.models.gscnn import activation
+
+    def must_not_run(*args):
+        raise AssertionError("the fused loop ran")
+
+    act = TensorProductActivation((1, 2, 1), L_out=3, mixing="full")
+    x = torch.randn(sum(t * (2 * l + 1) for l, t in enumerate((1, 2, 1))), 2, 3)
+    monkeypatch.setattr(activation, "_fused", must_not_run)
+    torch.set_num_threads(2)
+    try:
+        act(x)  # more threads: the chunked path (it parallelizes)
+    finally:
+        torch.set_num_threads(1)
+    monkeypatch.setenv("EQAUG_FUSED_TP", "0")
+    act(x)
+    monkeypatch.setenv("EQAUG_FUSED_TP", "yes")
+    with pytest.raises(ValueError, match=r"EQAUG_FUSED_TP='yes': allowed values are 1 .* and 0"):
+        act(x)

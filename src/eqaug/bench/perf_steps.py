@@ -58,6 +58,14 @@ def _package_dir(ref: str, tmp: Path, target: str = "s2cnn") -> Path:
     return tmp / rel
 
 
+def resolved_commit(ref: str) -> str | None:
+    """The commit a git revision names (``HEAD`` → its hash) so the record stays meaningful; ``None`` for a path."""
+    if Path(ref).exists():
+        return None
+    out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", f"{ref}^{{commit}}"], capture_output=True)
+    return out.stdout.decode().strip() or None if out.returncode == 0 else None
+
+
 def load_package(path: Path, name: str) -> ModuleType:
     """Import the package directory (its relative imports stay inside it) or module file at ``path`` as ``name``."""
     if path.is_dir():
@@ -231,6 +239,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m eqaug.bench perf_
         "step": args.step,
         "target": args.target,
         "before": args.before,
+        "before_commit": resolved_commit(args.before),
         "cases": cases,
         "threads": 1,
         "dtype": "float32",
