@@ -6,6 +6,9 @@ applied as a map on real-type signals ``f ↦ from_internal(layer(to_internal(f)
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
 import torch
 
@@ -238,6 +241,9 @@ def test_fused_loop_matches_the_chunked_path(dtype, tol, monkeypatch):
     from eqaug.models.gscnn import activation
 
     assert torch.get_num_threads() == 1
+    if shutil.which(os.environ.get("CXX", "g++")) is None:
+        pytest.skip("no C++ compiler (g++ or $CXX) for torch.compile's CPU backend: the chunked path runs")
+    monkeypatch.setattr(activation, "_fused_fns", {})  # compile here, whatever an earlier test did
     torch.manual_seed(0)
     act = TensorProductActivation((2, 3, 2), L_out=4, mixing="full").to(dtype)
     D = sum(t * (2 * l + 1) for l, t in enumerate((2, 3, 2)))
@@ -280,6 +286,22 @@ def test_fused_loop_falls_back_to_the_chunked_path_with_one_warning(monkeypatch)
     assert activation._fused_fns is None and not activation.fused_enabled()
     torch.testing.assert_close(y1, y0, rtol=0, atol=0)  # the chunked path itself
     torch.testing.assert_close(g1, g0, rtol=0, atol=0)
+
+
+def test_fused_loop_is_left_out_under_a_dispatch_mode(monkeypatch):
+    """FlopCounterMode (eqaug.analysis.flops) must see the activation's operations: the chunked path runs."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from eqaug.models.gscnn import activation
+
+    def must_not_run(*args):
+        raise AssertionError("the fused loop ran")
+
+    monkeypatch.setattr(activation, "_fused", must_not_run)
+    act = TensorProductActivation((1, 2, 1), L_out=3, mixing="full")
+    x = torch.randn(sum(t * (2 * l + 1) for l, t in enumerate((1, 2, 1))), 2, 3, requires_grad=True)
+    with FlopCounterMode(display=False):
+        act(x).square().sum().backward()  # raises if the fused loop is called
 
 
 def test_fused_loop_runs_only_at_one_thread_and_its_switch_is_checked(monkeypatch):

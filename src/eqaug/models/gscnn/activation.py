@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.utils._python_dispatch import is_in_torch_dispatch_mode
 
 from eqaug.models.gscnn.clebsch_gordan import cg_sparse
 from eqaug.models.gscnn.counting import activation_out_type
@@ -234,11 +235,16 @@ def fused_enabled() -> bool:
 
 
 def _use_fused(x: torch.Tensor, nnz: int) -> bool:
+    """CPU, one thread, a float input, and no tracing or dispatch mode (``FlopCounterMode``, an outer
+    ``torch.compile``, ``torch.jit.trace``) that the compiled loop would hide its operations from."""
     return (
         x.device.type == "cpu"
         and torch.get_num_threads() == 1
         and nnz > 0
         and x.dtype in (torch.float32, torch.float64)
+        and not is_in_torch_dispatch_mode()
+        and not torch.compiler.is_compiling()
+        and not torch.jit.is_tracing()
     ) and fused_enabled()
 
 
