@@ -268,6 +268,33 @@ def test_fused_loop_matches_the_chunked_path(dtype, tol, monkeypatch):
     assert torch.equal(y3, y1) and torch.equal(g3, g1)
 
 
+def test_fused_loop_survives_many_input_variants(monkeypatch):
+    """Dtypes, strides, no_grad and inference mode each may compile a variant: none turns the loop off (Dynamo's
+    default limit of 8 variants once did, in the test suite)."""
+    import warnings
+
+    from eqaug.models.gscnn import activation
+
+    if shutil.which(os.environ.get("CXX", "g++")) is None:
+        pytest.skip("no C++ compiler (g++ or $CXX) for torch.compile's CPU backend: the chunked path runs")
+    monkeypatch.setattr(activation, "_fused_fns", {})
+    type_ = (1, 2, 1)
+    D = sum(t * (2 * l + 1) for l, t in enumerate(type_))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        for dtype in (torch.float32, torch.float64):
+            act = TensorProductActivation(type_, L_out=3, mixing="full").to(dtype)
+            for shape in ((D, 2, 3), (D, 1, 1), (D, 4, 7)):
+                base = torch.randn(shape[1], shape[2], D, dtype=dtype)
+                _activation_values(act, base.permute(2, 0, 1))  # strided
+                _activation_values(act, base.permute(2, 0, 1).contiguous())
+                with torch.no_grad():
+                    act(base.permute(2, 0, 1))
+                with torch.inference_mode():
+                    act(base.permute(2, 0, 1).contiguous())
+    assert activation._fused_fns is not None and {"products", "grad"} <= set(activation._fused_fns)
+
+
 def test_fused_loop_falls_back_to_the_chunked_path_with_one_warning(monkeypatch):
     from eqaug.models.gscnn import activation
 

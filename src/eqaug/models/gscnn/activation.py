@@ -222,6 +222,9 @@ def _products_grad(
 
 #: Environment switch of the fused loop: ``1`` (default) or ``0``.
 FUSED_ENV = "EQAUG_FUSED_TP"
+#: Compiled variants allowed per loop (Dynamo's default is 8; tests alone use float32 and float64, with and without
+#: autograd, in inference mode and not).
+_RECOMPILE_LIMIT = 64
 #: The compiled loops, built at the first use; ``None`` once compiling has failed in this process.
 _fused_fns: dict[str, Any] | None = {}
 
@@ -262,10 +265,14 @@ def _fused(name: str, *args: Any) -> torch.Tensor | None:
     # deterministic=True) Inductor would replace its scatter-add by a sorting index_put_, several times slower.
     deterministic = torch.are_deterministic_algorithms_enabled()
     warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    # detached, contiguous inputs: fewer guard variants (requires_grad, views, strides) to compile for; each
+    # dtype and autograd/inference mode is still one, so allow more than Dynamo's default of 8 per function
+    args = tuple(a.detach().contiguous() if isinstance(a, torch.Tensor) else a for a in args)
     try:
         if deterministic:
             torch.use_deterministic_algorithms(False)
-        return fn(*args)
+        with torch._dynamo.config.patch(recompile_limit=_RECOMPILE_LIMIT):
+            return fn(*args)
     except Exception as err:  # noqa: BLE001 - no compiler, an unsupported platform: the chunked path computes it
         _fused_fns = None
         warnings.warn(
