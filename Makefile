@@ -82,8 +82,8 @@ conventions: install ## Fidelity: the C1 pair under eqaug's and Gerken et al.'s 
 paper: install ## Every claim at full scale on a SLURM GPU cluster (EQAUG_SLURM_* settings; cost: results/tables/paper_cost.md)
 	$(PY) -m eqaug.study --set paper --lanes 6
 
-study-status: install ## What make study has done and still has to do, per job, with the CPU-hours left (about a minute)
-	$(PY) -m eqaug.study --status
+study-status: install ## What make study (or SET=converge, augstrength, ...) has done and still has to do, per job, with the CPU-hours left and the part-trained runs (about a minute)
+	$(PY) -m eqaug.study --status $(if $(SET),--set $(SET))
 
 figures: install ## Regenerate results/summary.csv, figures, predictions and tables from the run records (no training)
 	$(PY) -m eqaug.analysis --results-dir results --out-dir results $(FIGURE_OPTS)
