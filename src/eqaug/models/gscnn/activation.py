@@ -276,7 +276,7 @@ def _fused(name: str, *args: Any) -> torch.Tensor | None:
     except Exception as err:  # noqa: BLE001 - no compiler, an unsupported platform: the chunked path computes it
         _fused_fns = None
         warnings.warn(
-            f"the GSCNN's fused tensor-product loop could not be compiled ({type(err).__name__}: "
+            f"the GSCNN's fused tensor-product loop could not be compiled or run ({type(err).__name__}: "
             f"{str(err).strip().splitlines()[0] if str(err).strip() else ''}); using the chunked path, about 2x slower "
             f"on CPU (set {FUSED_ENV}=0 to skip the attempt)",
             RuntimeWarning,
