@@ -144,6 +144,28 @@ def test_status_counts_runs_to_do_and_reused_ones(tmp_path, compose_train):
     assert (first["runs"], first["done"], second["runs"], second["done"]) == (6, 1, 0, 0)
 
 
+def test_status_estimates_from_the_latest_runs_of_a_model(tmp_path, compose_train):
+    # code gets faster: the cost per step is the median of the model's latest 3 runs (by date), not of all
+    from eqaug.study.status import RECENT
+    from eqaug.training.run import to_run_config
+
+    job = Job("seg_unrotated_small", "s2cnn_seg_204k_small", ("seed=0", "data.n_train=1000"))
+    _, resolved = to_run_config(compose_train(["experiment=seg_mnist1_small", "model=s2cnn_seg_204k_small"]))
+    runs = tmp_path / "runs" / "elsewhere"
+    runs.mkdir(parents=True)
+    per_step = {f"2026-01-0{d}T00:00:00+00:00": 1.0 for d in (1, 2, 3)}  # three old, slow runs
+    per_step |= {f"2026-12-0{d}T00:00:00+00:00": 0.1 for d in (1, 2, 3)}  # three new, fast ones
+    assert RECENT == 3  # the median of all six would be 0.55
+    for i, (date, cost) in enumerate(per_step.items()):
+        record = {"run_key": f"r{i}", "status": "finished", "study": "elsewhere", "config": resolved}
+        record |= {"metrics": {}, "history": [], "steps_run": 1000, "environment": {"date": date}}
+        record |= {"timing": {"cpu_seconds_total": cost * 1000}}
+        (runs / f"r{i}.json").write_text(json.dumps(record))
+    (row,) = status([job], str(tmp_path))
+    max_steps = compose_train(["experiment=seg_unrotated_small"]).trainer.max_steps
+    assert row["cpu_hours_left"] == pytest.approx(2 * 0.1 * max_steps / 3600)  # two runs to do, the old record left out
+
+
 def _fake_record(results_dir, study: str, name: str, model: str, n_train: int, seed: int, status="finished") -> None:
     config = {"model": {"name": model}, "data": {"n_train": n_train}, "seed": seed}
     path = results_dir / "runs" / study / f"{name}.json"

@@ -8,13 +8,16 @@ from eqaug.study.plan import Job, job_runs
 
 __all__ = ["status", "format_status", "resume_point"]
 
+#: The per-step cost of a model is the median over its latest RECENT finished runs (by the records' dates).
+RECENT = 3
+
 
 def status(jobs: list[Job], results_dir: str) -> list[dict]:
     """Per job: runs of its sweep not already counted for an earlier job, how many have a finished
     record (here or in another study, which ``reuse_runs`` copies), and an estimate of the CPU time
     left per run to do: the median CPU time of the finished runs of the same model in the same study,
-    else the median CPU time per step of the model at that bandwidth times the step budget (an upper
-    bound), else unknown (counted in ``unknown_cost``). A run to do that left a ``last.ckpt`` (interrupted;
+    else the median CPU time per step of the model's latest :data:`RECENT` runs at that bandwidth times the step
+    budget (an upper bound), else unknown (counted in ``unknown_cost``). A run to do that left a ``last.ckpt`` (interrupted;
     the next start resumes it; or one training now) is listed in ``resumable`` (:func:`resume_point`: the steps it has done and its
     best validation score so far), and its estimate is reduced by those steps at the model's median CPU time
     per step."""
@@ -33,7 +36,8 @@ def status(jobs: list[Job], results_dir: str) -> list[dict]:
         if rec["status"] == "finished":
             done.setdefault(rec["run_key"], rec)
     cost: dict[tuple[str, str], list[float]] = {}  # CPU seconds per run, per (study, model)
-    per_step: dict[tuple[str, int], list[float]] = {}  # CPU seconds per step, per (model, bandwidth)
+    # CPU seconds per step, per (model, bandwidth), with the record's date: the latest few count (code gets faster)
+    per_step: dict[tuple[str, int], list[tuple[str, float]]] = {}
     for rec in done.values():
         timing = rec.get("timing") or {}
         seconds = timing.get("cpu_seconds_total") or timing.get("train_seconds_total")
@@ -41,7 +45,9 @@ def status(jobs: list[Job], results_dir: str) -> list[dict]:
             model = rec["config"]["model"]["name"]
             cost.setdefault((rec["study"], model), []).append(seconds)
             if rec.get("steps_run"):
-                per_step.setdefault((model, rec["config"]["data"]["bandwidth"]), []).append(seconds / rec["steps_run"])
+                date = str((rec.get("environment") or {}).get("date") or "")
+                key = (model, rec["config"]["data"]["bandwidth"])
+                per_step.setdefault(key, []).append((date, seconds / rec["steps_run"]))
     out = []
     seen: set[str] = set()  # a run two jobs share (a seed-0 job and its sweep's) counts in the first
     for job in jobs:
@@ -66,7 +72,7 @@ def status(jobs: list[Job], results_dir: str) -> list[dict]:
                     continue
                 todo += 1
                 same_study = cost.get((cfg.study, cell["model"]))
-                steps = per_step.get((cell["model"], cfg.data.bandwidth))
+                steps = [c for _, c in sorted(per_step.get((cell["model"], cfg.data.bandwidth), []))[-RECENT:]]
                 point = resume_point(records.checkpoint_dir(results_dir, cfg.study, key) / "last.ckpt")
                 if point is not None:
                     resumable.append(point)
