@@ -16,11 +16,12 @@ def status(jobs: list[Job], results_dir: str) -> list[dict]:
     """Per job: runs of its sweep not already counted for an earlier job, how many have a finished
     record (here or in another study, which ``reuse_runs`` copies), and an estimate of the CPU time
     left per run to do: the median CPU time of the finished runs of the same model in the same study,
-    else the median CPU time per step of the model's latest :data:`RECENT` runs at that bandwidth times the step
-    budget (an upper bound), else unknown (counted in ``unknown_cost``). A run to do that left a ``last.ckpt`` (interrupted;
-    the next start resumes it; or one training now) is listed in ``resumable`` (:func:`resume_point`: the steps it has done and its
-    best validation score so far), and its estimate is reduced by those steps at the model's median CPU time
-    per step."""
+    else the median CPU time per step of the model's latest :data:`RECENT` runs at that bandwidth times
+    the step budget (an upper bound), else unknown (counted in ``unknown_cost``).
+
+    A run to do that left a ``last.ckpt`` (interrupted, so the next start resumes it, or training now)
+    is listed in ``resumable`` (:func:`resume_point`: its steps done and best validation score so far),
+    and its estimate loses those steps at the model's median CPU time per step."""
     import statistics
 
     from hydra import compose, initialize_config_dir
@@ -53,7 +54,7 @@ def status(jobs: list[Job], results_dir: str) -> list[dict]:
     for job in jobs:
         experiment, model, overrides = job.experiment, job.model, job.overrides
         runs, todo, unknown, left, no_data = 0, 0, 0, 0.0, 0
-        resumable: list[dict] = []  # resume_point() of each interrupted run
+        resumable: list[dict] = []  # resume_point() of each part-trained run
         cells = job_runs(*job)  # composes in its own Hydra context
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             for cell in cells:
