@@ -227,6 +227,15 @@ def test_activation_takes_strided_inputs_and_chunks_give_the_same_values(monkeyp
     torch.testing.assert_close(gx2, gx, rtol=1e-12, atol=1e-12)
 
 
+def _needs_compiler() -> None:
+    if shutil.which(os.environ.get("CXX", "g++")) is None:
+        pytest.skip("no C++ compiler (g++ or $CXX) for torch.compile's CPU backend: the chunked path runs")
+
+
+def _must_not_run(*args):
+    raise AssertionError("the fused loop ran")
+
+
 def _activation_values(act, base: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     x = base.clone().requires_grad_()
     y = act(x)
@@ -241,8 +250,7 @@ def test_fused_loop_matches_the_chunked_path(dtype, tol, monkeypatch):
     from eqaug.models.gscnn import activation
 
     assert torch.get_num_threads() == 1
-    if shutil.which(os.environ.get("CXX", "g++")) is None:
-        pytest.skip("no C++ compiler (g++ or $CXX) for torch.compile's CPU backend: the chunked path runs")
+    _needs_compiler()
     monkeypatch.setattr(activation, "_fused_fns", {})  # compile here, whatever an earlier test did
     torch.manual_seed(0)
     act = TensorProductActivation((2, 3, 2), L_out=4, mixing="full").to(dtype)
@@ -275,8 +283,7 @@ def test_fused_loop_survives_many_input_variants(monkeypatch):
 
     from eqaug.models.gscnn import activation
 
-    if shutil.which(os.environ.get("CXX", "g++")) is None:
-        pytest.skip("no C++ compiler (g++ or $CXX) for torch.compile's CPU backend: the chunked path runs")
+    _needs_compiler()
     monkeypatch.setattr(activation, "_fused_fns", {})
     type_ = (1, 2, 1)
     D = sum(t * (2 * l + 1) for l, t in enumerate(type_))
@@ -321,10 +328,7 @@ def test_fused_loop_is_left_out_under_a_dispatch_mode(monkeypatch):
 
     from eqaug.models.gscnn import activation
 
-    def must_not_run(*args):
-        raise AssertionError("the fused loop ran")
-
-    monkeypatch.setattr(activation, "_fused", must_not_run)
+    monkeypatch.setattr(activation, "_fused", _must_not_run)
     act = TensorProductActivation((1, 2, 1), L_out=3, mixing="full")
     x = torch.randn(sum(t * (2 * l + 1) for l, t in enumerate((1, 2, 1))), 2, 3, requires_grad=True)
     with FlopCounterMode(display=False):
@@ -334,12 +338,9 @@ def test_fused_loop_is_left_out_under_a_dispatch_mode(monkeypatch):
 def test_fused_loop_runs_only_at_one_thread_and_its_switch_is_checked(monkeypatch):
     from eqaug.models.gscnn import activation
 
-    def must_not_run(*args):
-        raise AssertionError("the fused loop ran")
-
     act = TensorProductActivation((1, 2, 1), L_out=3, mixing="full")
     x = torch.randn(sum(t * (2 * l + 1) for l, t in enumerate((1, 2, 1))), 2, 3)
-    monkeypatch.setattr(activation, "_fused", must_not_run)
+    monkeypatch.setattr(activation, "_fused", _must_not_run)
     torch.set_num_threads(2)
     try:
         act(x)  # more threads: the chunked path (it parallelizes)

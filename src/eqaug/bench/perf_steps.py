@@ -63,7 +63,9 @@ def resolved_commit(ref: str) -> str | None:
     if Path(ref).exists():
         return None
     out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", f"{ref}^{{commit}}"], capture_output=True)
-    return out.stdout.decode().strip() or None if out.returncode == 0 else None
+    if out.returncode != 0:
+        return None
+    return out.stdout.decode().strip() or None
 
 
 def load_package(path: Path, name: str) -> ModuleType:
